@@ -1,0 +1,5 @@
+import sys
+
+from dmn.cli import main
+
+sys.exit(main())

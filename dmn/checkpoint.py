@@ -1,0 +1,107 @@
+"""Checkpoints: a directory of model.safetensors, config.json, vocab.json and metrics.json.
+
+Weights are safetensors and everything else is JSON, so loading never unpickles. A checkpoint is
+written into a temporary directory beside its destination and renamed into place, so a crash
+never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from dmn.data import Vocab
+from dmn.model import DMN, DMNConfig
+
+FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, incomplete, corrupt or does not fit its configuration."""
+
+
+@dataclass
+class Checkpoint:
+    model: DMN
+    vocab: Vocab
+    config: dict  # {"model": ..., "train": ..., "task": ..., ...}
+    metrics: dict
+    path: Path
+
+
+def save_checkpoint(path: str | os.PathLike, model: DMN, vocab: Vocab, config: dict, metrics: dict) -> Path:
+    """Write the checkpoint directory atomically (temporary directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, tmp / "model.safetensors")
+        full_config = {**config, "model": model.config.to_dict()}
+        for name, data in (
+            ("config.json", full_config),
+            ("vocab.json", vocab.to_json()),
+            ("metrics.json", metrics),
+        ):
+            (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent}: missing {path.name}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> Checkpoint:
+    """Load a checkpoint directory; any missing, truncated or mismatched file is a CheckpointError."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no checkpoint directory there")
+    config = _read_json(path / "config.json")
+    try:
+        vocab = Vocab.from_json(_read_json(path / "vocab.json"))
+        model_config = DMNConfig.from_dict(config.get("model") or {})
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    if model_config.vocab_size != len(vocab.words) or model_config.answer_size != len(vocab.answers):
+        raise CheckpointError(f"{path}: vocab.json does not match the model's vocabulary sizes")
+    metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        raise CheckpointError(f"{path}: missing model.safetensors")
+    try:
+        state = load_file(weights)
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{weights}: unreadable or truncated ({err})") from None
+    model = DMN(model_config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{weights}: weights do not fit config.json ({err})") from None
+    model.to(device).eval()
+    return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path)

@@ -1,0 +1,251 @@
+"""Command line: python -m dmn {download,train,eval,ask} ..."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dmn import __version__
+from dmn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dmn.data import DataFormatError, DataNotFoundError, Vocab, load_babi, parse_task, resolve_data_dir
+from dmn.device import pick_device
+from dmn.evaluate import accuracy_by_task, format_table, summary
+from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.predict import InputError, Predictor
+from dmn.train import TrainConfig, Trainer, split_validation
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dmn", description="Dynamic Memory Networks")
+    parser.add_argument("--version", action="version", version=f"dmn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("download", help="download and unpack an official dataset archive")
+    p.add_argument("dataset", choices=["babi"])
+    _add_data_dir(p)
+
+    p = commands.add_parser("train", help="train a DMN and write a checkpoint")
+    p.add_argument("--task", required=True, help="babi:N, babi:N,M,... or babi:all")
+    p.add_argument("--size", choices=["1k", "10k"], default="1k", help="bAbI training set size")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="dmn")
+    for part, choices in (
+        ("input-module", ("gru", "fusion")),
+        ("gate", ("sigmoid", "softmax")),
+        ("episode", ("gated_gru", "attention_gru")),
+        ("memory-update", ("gru", "relu")),
+    ):
+        p.add_argument(f"--{part}", choices=choices, help="override this part of the variant")
+    p.add_argument(
+        "--gate-supervision",
+        type=float,
+        nargs="?",
+        const=1.0,
+        default=0.0,
+        metavar="WEIGHT",
+        help="train the gates towards the supporting facts (weight, default 1 when given)",
+    )
+    p.add_argument("--hidden", type=int, default=80)
+    p.add_argument("--passes", type=int, default=3)
+    p.add_argument("--max-facts", type=int, default=50, help="read only the story's last N sentences")
+    p.add_argument("--dropout", type=float, default=0.1)
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--clip", type=float, default=defaults.clip, help="maximum gradient norm")
+    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--limit", type=int, help="use only the first N training questions of each task")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    _add_data_dir(p)
+
+    p = commands.add_parser("eval", help="test accuracy of a checkpoint, per task")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--task", help="default: the tasks the checkpoint was trained on")
+    p.add_argument("--json", help="also write the accuracies to this JSON file")
+    p.add_argument("--device", default="auto")
+    _add_data_dir(p)
+
+    p = commands.add_parser("ask", help="answer a question about a story")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--story", required=True, help="text file, one sentence per line ('-' for stdin)")
+    p.add_argument("--question", required=True)
+    p.add_argument("--passes", type=int)
+    p.add_argument("--device", default="auto")
+    return parser
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from dmn.download import download_babi
+
+    path = download_babi(resolve_data_dir(args.data_dir))
+    print(f"bAbI is in {path}")
+    return 0
+
+
+def test_accuracy(
+    model: DMN, vocab: Vocab, task: str, size: str, data_dir: str | None, device: torch.device
+) -> dict[str, float]:
+    test = load_babi(parse_task(task), size, "test", data_dir)
+    return accuracy_by_task(model, vocab, test, device=device)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    task_ids = parse_task(args.task)
+    examples = load_babi(task_ids, args.size, "train", args.data_dir)
+    if args.limit:
+        examples = [
+            ex for t in task_ids for ex in [e for e in examples if e.task == f"babi:{t}"][: args.limit]
+        ]
+    train_cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        clip=args.clip,
+        patience=args.patience,
+        gate_supervision=args.gate_supervision,
+        seed=args.seed,
+    )
+    train, val = split_validation(examples, train_cfg.val_fraction, train_cfg.seed)
+    vocab = Vocab.build(examples)
+    parts = dict(VARIANTS[args.variant])
+    for name in parts:
+        if getattr(args, name) is not None:
+            parts[name] = getattr(args, name)
+    torch.manual_seed(args.seed)
+    model = DMN(
+        DMNConfig(
+            vocab_size=len(vocab.words),
+            answer_size=len(vocab.answers),
+            hidden=args.hidden,
+            passes=args.passes,
+            max_answer_len=max(len(ex.answer) for ex in examples) + 1,
+            max_facts=args.max_facts,
+            dropout=args.dropout,
+            **parts,
+        )
+    )
+    config = {
+        "task": args.task,
+        "size": args.size,
+        "variant": model.config.variant,
+        "description": args.description
+        or f"{model.config.variant.upper()} on bAbI {args.task} ({args.size})",
+        "train": train_cfg.to_dict(),
+        "command": "python -m dmn " + shlex.join(sys.argv[1:]),
+    }
+    print(
+        f"training {config['description']}: {len(train)} train / {len(val)} validation questions, "
+        f"{sum(p.numel() for p in model.parameters())} parameters, on {device}"
+    )
+    trainer = Trainer(model, vocab, train, val, train_cfg, device=device)
+    progress = {"status": "training"}
+    result = trainer.fit(
+        on_best=lambda m: save_checkpoint(args.out, m, vocab, config, progress), progress=True
+    )
+    print(
+        f"best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, "
+        f"{result.seconds:.0f} s"
+    )
+    accuracy = test_accuracy(model, vocab, args.task, args.size, args.data_dir, device)
+    metrics = {
+        "test_accuracy": accuracy,
+        **summary(accuracy),
+        "validation_accuracy": result.best_val_accuracy,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "train_seconds": round(result.seconds, 1),
+        "data": {
+            "task": args.task,
+            "size": args.size,
+            "train_questions": len(train),
+            "validation_questions": len(val),
+            "test_questions_per_task": 1000,
+        },
+        "device": str(device),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "command": config["command"],
+    }
+    save_checkpoint(args.out, model, vocab, config, metrics)
+    print(format_table(accuracy))
+    print(f"checkpoint written to {args.out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint, device)
+    task = args.task or ckpt.config.get("task", "babi:all")
+    accuracy = test_accuracy(
+        ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device
+    )
+    print(format_table(accuracy))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n"
+        )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    story = sys.stdin.read() if args.story == "-" else Path(args.story).read_text(encoding="utf-8")
+    prediction = Predictor.load(args.checkpoint, args.device).predict(
+        story, args.question, passes=args.passes
+    )
+    if prediction.unknown_words:
+        print(
+            f"warning: words the model does not know (read as <unk>): {', '.join(prediction.unknown_words)}"
+        )
+    if prediction.dropped_facts:
+        print(f"note: the first {prediction.dropped_facts} sentences are beyond the model's memory")
+    print(f"answer: {prediction.answer}  (probability {prediction.confidence:.3f})")
+    header = "  ".join(f"pass {i + 1:<2}" for i in range(prediction.passes))
+    print(f"\n{'fact':<44}{header}")
+    for f, fact in enumerate(prediction.facts):
+        cells = "  ".join(
+            f"{prediction.gates[p][f]:.2f}{'*' if prediction.top_facts[p] == f else ' '}  "
+            for p in range(prediction.passes)
+        )
+        print(f"{fact[:42]:<44}{cells}")
+    print("\n* the most attended fact of each pass")
+    return 0
+
+
+COMMANDS = {"download": cmd_download, "train": cmd_train, "eval": cmd_eval, "ask": cmd_ask}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (
+        DataFormatError,
+        DataNotFoundError,
+        CheckpointError,
+        InputError,
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

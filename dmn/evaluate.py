@@ -1,0 +1,103 @@
+"""Accuracy per task, and the paper's table to compare against."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+
+from dmn.data import EOS, Example, Vocab, batches
+
+# Kumar et al. (2016), Table 1: bAbI 1k, one gate-supervised model per task, test accuracy %.
+PAPER_DMN_BABI = {
+    1: 100.0,
+    2: 98.2,
+    3: 95.2,
+    4: 100.0,
+    5: 99.3,
+    6: 100.0,
+    7: 96.9,
+    8: 96.5,
+    9: 100.0,
+    10: 97.5,
+    11: 99.9,
+    12: 100.0,
+    13: 99.8,
+    14: 100.0,
+    15: 100.0,
+    16: 99.4,
+    17: 59.6,
+    18: 95.3,
+    19: 34.5,
+    20: 100.0,
+}
+PASS_THRESHOLD = 0.95
+
+
+def decode(logits: torch.Tensor, answers: Sequence[str]) -> list[list[str]]:
+    """Greedy answer words per example from logits [B, A, V], up to the first end token."""
+    words = []
+    for row in logits.argmax(-1).tolist():
+        out = []
+        for i in row:
+            if answers[i] == EOS:
+                break
+            out.append(answers[i])
+        words.append(out)
+    return words
+
+
+@torch.no_grad()
+def accuracy_by_task(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    examples: Sequence[Example],
+    device: torch.device | str = "cpu",
+    batch_size: int = 500,
+) -> dict[str, float]:
+    """Exact-match answer accuracy (0-1) per task, tasks in the order they first appear."""
+    was_training = model.training
+    model.eval()
+    correct: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = {}
+    for ex in examples:
+        total[ex.task] = total.get(ex.task, 0) + 1
+    for batch in batches(examples, vocab, batch_size, model.config.max_facts):
+        predicted = decode(model(batch.to(device)).logits, vocab.answers)
+        for ex, words in zip(batch.examples, predicted, strict=True):
+            correct[ex.task] += words == ex.answer
+    model.train(was_training)
+    return {task: correct[task] / n for task, n in total.items()}
+
+
+def summary(accuracy: dict[str, float]) -> dict[str, float | int]:
+    """Mean accuracy and the number of tasks passed (>= 95%)."""
+    return {
+        "mean": sum(accuracy.values()) / len(accuracy),
+        "passed": sum(a >= PASS_THRESHOLD for a in accuracy.values()),
+        "tasks": len(accuracy),
+    }
+
+
+def format_table(accuracy: dict[str, float]) -> str:
+    """Per-task table with the paper's DMN column beside ours, the mean and the tasks passed."""
+    from dmn.data import BABI_TASK_NAMES
+
+    lines = [f"{'task':<32} {'ours %':>7} {'paper DMN %':>12}", "-" * 53]
+    paper_scores = []
+    for task, acc in accuracy.items():
+        family, _, number = task.partition(":")
+        name, paper = task, None
+        if family == "babi" and number.isdigit():
+            name = f"{number} {BABI_TASK_NAMES[int(number)]}"
+            paper = PAPER_DMN_BABI[int(number)]
+            paper_scores.append(paper)
+        paper_text = f"{paper:.1f}" if paper is not None else "-"
+        lines.append(f"{name:<32} {acc * 100:>7.1f} {paper_text:>12}")
+    s = summary(accuracy)
+    lines.append("-" * 53)
+    paper_mean = f"{sum(paper_scores) / len(paper_scores):.1f}" if paper_scores else "-"
+    lines.append(f"{'mean':<32} {s['mean'] * 100:>7.1f} {paper_mean:>12}")
+    lines.append(f"{'passed (>= 95%)':<32} {s['passed']:>4}/{s['tasks']:<2}")
+    return "\n".join(lines)

@@ -1,0 +1,399 @@
+"""The Dynamic Memory Network (Kumar et al., 2016) and its DMN+ variant (Xiong et al., 2016).
+
+Read top to bottom: configuration, the four modules (input, question, episodic memory, answer),
+then the DMN that wires them together. Equations are named after the papers' notation.
+Shapes: B batch, F facts, W words per fact, L story words, Q question words, H hidden units,
+P memory passes, A answer steps, V answer vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dmn.data import Batch
+
+# Switches that make up each named variant; every part can also be set on its own.
+VARIANTS: dict[str, dict[str, str]] = {
+    "dmn": {"input_module": "gru", "gate": "sigmoid", "episode": "gated_gru", "memory_update": "gru"},
+    "dmn+": {
+        "input_module": "fusion",
+        "gate": "softmax",
+        "episode": "attention_gru",
+        "memory_update": "relu",
+    },
+}
+
+
+@dataclass
+class DMNConfig:
+    vocab_size: int
+    answer_size: int
+    hidden: int = 80
+    passes: int = 3
+    max_answer_len: int = 4  # answer steps, the end-of-answer token included
+    max_facts: int = 50  # only the story's last max_facts facts are read
+    input_module: str = "gru"  # "gru": word GRU, facts at sentence ends | "fusion": DMN+ PE + biGRU
+    gate: str = "sigmoid"  # "sigmoid": 9 features, two-layer sigmoid | "softmax": DMN+ 4 features
+    episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+
+    memory_update: str = "gru"  # "gru": m = GRU(e, m) | "relu": untied m = ReLU(W^t[m; e; q] + b)
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        choices = {
+            "input_module": ("gru", "fusion"),
+            "gate": ("sigmoid", "softmax"),
+            "episode": ("gated_gru", "attention_gru"),
+            "memory_update": ("gru", "relu"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
+        if self.passes < 1 or self.hidden < 1 or self.max_answer_len < 1 or self.max_facts < 1:
+            raise ValueError("passes, hidden, max_answer_len and max_facts must be positive")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DMNConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model settings: {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def variant(self) -> str:
+        """'dmn' or 'dmn+' when the switches match one of them, else 'custom'."""
+        parts = {k: getattr(self, k) for k in VARIANTS["dmn"]}
+        return next((name for name, v in VARIANTS.items() if v == parts), "custom")
+
+
+class DMNOutput(NamedTuple):
+    logits: torch.Tensor  # [B, A, V] answer word scores at every decoding step
+    gates: torch.Tensor  # [B, P, F] attention gate of every fact at every pass, 0 on padding
+
+
+def _masked_last(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """outputs [B, T, H] -> the output at position length-1 of each row, [B, H]."""
+    index = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.size(-1))
+    return outputs.gather(1, index).squeeze(1)
+
+
+class GRU(nn.Module):
+    """A GRU layer, written out so that the episode can scale its steps by the attention gate.
+
+        r_t = sigmoid(W_r x_t + U_r h_{t-1} + b_r)
+        z_t = sigmoid(W_z x_t + U_z h_{t-1} + b_z)          (left out when update_gate=False)
+        h~_t = tanh(W_n x_t + r_t * (U_n h_{t-1} + b_Un) + b_n)
+        h_t = (1 - z_t) * h~_t + z_t * h_{t-1}                 (h~_t when update_gate=False)
+
+    The input projections W x of all steps are one matrix product (`project`); `step` then does
+    one recurrent step, which the episode scales by its attention gate.
+    """
+
+    def __init__(self, input_size: int, hidden: int, update_gate: bool = True) -> None:
+        super().__init__()
+        self.update_gate = update_gate
+        n_gates = 3 if update_gate else 2
+        self.W = nn.Linear(input_size, n_gates * hidden)
+        self.U = nn.Linear(hidden, n_gates * hidden)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., input] -> W x [..., n_gates * H]."""
+        return self.W(x)
+
+    def step(self, Wx: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One step from a projected input Wx [B, n_gates*H] and the state h [B, H]."""
+        Uh = self.U(h)
+        if self.update_gate:
+            Wr, Wz, Wn = Wx.chunk(3, -1)
+            Ur, Uz, Un = Uh.chunk(3, -1)
+            z = torch.sigmoid(Wz + Uz)
+        else:
+            Wr, Wn = Wx.chunk(2, -1)
+            Ur, Un = Uh.chunk(2, -1)
+        r = torch.sigmoid(Wr + Ur)
+        h_tilde = torch.tanh(Wn + r * Un)
+        return h_tilde + z * (h - h_tilde) if self.update_gate else h_tilde
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, T, input] -> the state after every step, [B, T, H]."""
+        Wx = self.project(x)
+        h = x.new_zeros(x.size(0), self.U.in_features) if h is None else h
+        states = []
+        for Wx_t in Wx.unbind(1):  # unbind, not Wx[:, t]: its backward is one stack, not T scatters
+            h = self.step(Wx_t, h)
+            states.append(h)
+        return torch.stack(states, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Input module
+
+
+class InputModule(nn.Module):
+    """Story -> facts c_1..c_T.
+
+    "gru" (DMN): h_t = GRU(L[w_t], h_{t-1}) over the whole story; c_i = h at the i-th <eos>.
+    "fusion" (DMN+): f_i = sum_j l_j * L[w_ij] with l_jd = (1 - j/M) - (d/D)(1 - 2j/M),
+    then a bidirectional GRU over f_1..f_T whose two directions are summed.
+    """
+
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        self.kind = config.input_module
+        self.forward_gru = GRU(config.hidden, config.hidden)
+        if self.kind == "fusion":
+            self.backward_gru = GRU(config.hidden, config.hidden)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
+        """-> facts c [B, F, H], zero on padding. L is the word embedding shared with the question."""
+        if self.kind == "gru":
+            h = self.forward_gru(L(batch.story))  # [B, L, H]
+            c = h.gather(1, batch.fact_ends.unsqueeze(-1).expand(-1, -1, h.size(-1)))
+        else:
+            f = self.positional_encoding(L(batch.facts), batch.facts != 0)  # [B, F, H]
+            lengths = batch.fact_mask.sum(1)
+            backward = self._reverse(self.backward_gru(self._reverse(f, lengths)), lengths)
+            c = self.forward_gru(f) + backward
+        return self.dropout(c) * batch.fact_mask.unsqueeze(-1)
+
+    @staticmethod
+    def positional_encoding(e: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """Word embeddings e [B, F, W, D] (zero on padding), word_mask [B, F, W] -> f [B, F, D].
+
+        With l_jd = alpha_j + (d/D) * gamma_j, alpha_j = 1 - j/M, gamma_j = 2j/M - 1, the sum
+        over words splits into two weighted sums: f_d = sum_j alpha_j e_jd + (d/D) sum_j gamma_j e_jd.
+        """
+        D = e.size(-1)
+        M = word_mask.sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
+        j = torch.arange(1, e.size(2) + 1, device=e.device)  # [W]
+        alpha, gamma = 1 - j / M, 2 * j / M - 1  # [B, F, W]
+        d = torch.arange(1, D + 1, device=e.device) / D  # [D]
+        return torch.einsum("bfw,bfwd->bfd", alpha, e) + d * torch.einsum("bfw,bfwd->bfd", gamma, e)
+
+    @staticmethod
+    def _reverse(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Reverse each row's first `length` steps (padding stays at the end)."""
+        steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # [1, F]
+        index = (lengths.unsqueeze(1) - 1 - steps).where(steps < lengths.unsqueeze(1), steps)
+        return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+# --------------------------------------------------------------------------------------------
+# Question module
+
+
+class QuestionModule(nn.Module):
+    """q = the final hidden state of a GRU over the question words (embedding shared with input)."""
+
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        self.gru = GRU(config.hidden, config.hidden)
+
+    def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
+        h = self.gru(L(batch.question))  # [B, Q, H]
+        return _masked_last(h, batch.question_lengths)  # [B, H]
+
+
+# --------------------------------------------------------------------------------------------
+# Episodic memory module
+
+
+class AttentionGate(nn.Module):
+    """g_t^i = G(c_t, m^{i-1}, q): how much fact t matters on pass i.
+
+    "sigmoid" (DMN): z = [c, m, q, c*q, c*m, |c-q|, |c-m|, c^T W_b q, c^T W_b m],
+        g = sigmoid(W2 tanh(W1 z + b1) + b2)
+    "softmax" (DMN+): z = [c*q, c*m, |c-q|, |c-m|], Z = W2 tanh(W1 z + b1) + b2, g = softmax_t(Z)
+
+    W1 z is split into the features that involve m (W1_m, every pass) and those that do not
+    (W1_q, computed once by `prepare` for all passes); the sum is the same W1 z.
+    """
+
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        self.kind = config.gate
+        H = config.hidden
+        sigmoid = self.kind == "sigmoid"
+        if sigmoid:
+            self.W_b = nn.Parameter(torch.empty(H, H))
+        self.W1_q = nn.Linear(4 * H + 1 if sigmoid else 2 * H, H)  # [c, q, c*q, |c-q|, c W_b q]
+        self.W1_m = nn.Linear(3 * H + 1 if sigmoid else 2 * H, H, bias=False)  # [m, c*m, |c-m|, c W_b m]
+        self.W2 = nn.Linear(H, 1)
+
+    def prepare(self, c: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pass-independent part: W1_q z_q + b1 [B, F, H], and c W_b (or c) for the m terms."""
+        q = q.unsqueeze(1).expand_as(c)
+        if self.kind == "sigmoid":
+            cWb = c @ self.W_b  # [B, F, H]
+            z_q = [c, q, c * q, (c - q).abs(), (cWb * q).sum(-1, keepdim=True)]
+            return self.W1_q(torch.cat(z_q, -1)), cWb
+        return self.W1_q(torch.cat([c * q, (c - q).abs()], -1)), c
+
+    def forward(
+        self,
+        c: torch.Tensor,
+        m: torch.Tensor,
+        prepared: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """c [B, F, H], m [B, H], mask [B, F] -> gates [B, F], zero on padding."""
+        W1_q_z, cWb = prepared
+        m = m.unsqueeze(1).expand_as(c)
+        z_m = [c * m, (c - m).abs()]
+        if self.kind == "sigmoid":
+            z_m = [m, *z_m, (cWb * m).sum(-1, keepdim=True)]
+        Z = self.W2(torch.tanh(W1_q_z + self.W1_m(torch.cat(z_m, -1)))).squeeze(-1)  # [B, F]
+        if self.kind == "sigmoid":
+            return torch.sigmoid(Z) * mask
+        return torch.softmax(Z.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+class EpisodicMemory(nn.Module):
+    """For i = 1..P, starting from m^0 = q:
+
+    gate     g^i = G(c, m^{i-1}, q)
+    episode  h_t^i = g_t^i * GRU(c_t, h_{t-1}^i) + (1 - g_t^i) * h_{t-1}^i ;  e^i = h_T^i
+             ("attention_gru", DMN+: the GRU without its update gate, whose role g_t^i takes)
+    memory   m^i = GRU(e^i, m^{i-1})  ("gru", DMN, tied across passes)
+             m^i = ReLU(W^i [m^{i-1}; e^i; q] + b^i)  ("relu", DMN+, untied per pass)
+
+    Gates are zero on padded facts, so h_T^i is the state after the story's last fact.
+    """
+
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        H = config.hidden
+        self.gate = AttentionGate(config)
+        self.episode_gru = GRU(H, H, update_gate=config.episode == "gated_gru")
+        self.kind = config.memory_update
+        if self.kind == "gru":
+            self.memory_gru = GRU(H, H)
+        else:
+            self.W_t = nn.ModuleList(nn.Linear(3 * H, H) for _ in range(config.passes))
+
+    @property
+    def max_passes(self) -> int | None:
+        """Untied updates have one weight matrix per trained pass; the GRU update has no limit."""
+        return None if self.kind == "gru" else len(self.W_t)
+
+    def forward(
+        self, c: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, passes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
+        prepared = self.gate.prepare(c, q)
+        Wc = self.episode_gru.project(c)  # [B, F, n*H], the same on every pass
+        m, gates = q, []
+        for i in range(passes):
+            g = self.gate(c, m, prepared, mask).unsqueeze(-1)  # [B, F, 1]
+            h = torch.zeros_like(q)
+            for Wc_t, g_t in zip(Wc.unbind(1), g.unbind(1), strict=True):
+                h = h + g_t * (self.episode_gru.step(Wc_t, h) - h)
+            e = h  # [B, H]
+            if self.kind == "gru":
+                m = self.memory_gru.step(self.memory_gru.project(e), m)
+            else:
+                m = F.relu(self.W_t[i](torch.cat([m, e, q], -1)))
+            gates.append(g.squeeze(-1))
+        return m, torch.stack(gates, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Answer module
+
+
+class AnswerModule(nn.Module):
+    """A GRU decoder started at a_0 = m: a_t = GRU([y_{t-1}, q], a_{t-1}), y_t = softmax(W_a a_t).
+
+    y_0 is zero. It emits max_answer_len steps; the answer ends at the first end-of-answer token.
+    """
+
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        self.steps = config.max_answer_len
+        self.gru = GRU(config.answer_size + config.hidden, config.hidden)
+        self.W_a = nn.Linear(config.hidden, config.answer_size)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, m: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """m, q [B, H] -> logits [B, A, V]."""
+        a = m
+        y = m.new_zeros(m.size(0), self.W_a.out_features)
+        logits = []
+        for _ in range(self.steps):
+            a = self.gru.step(self.gru.project(torch.cat([y, q], -1)), a)
+            logits.append(self.W_a(self.dropout(a)))
+            y = torch.softmax(logits[-1], -1)
+        return torch.stack(logits, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# The DMN
+
+
+class DMN(nn.Module):
+    def __init__(self, config: DMNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.hidden, padding_idx=0)  # L
+        self.input_module = InputModule(config)
+        self.question_module = QuestionModule(config)
+        self.memory = EpisodicMemory(config)
+        self.answer_module = AnswerModule(config)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """Xavier for matrices (reimplementers found training stuck without it), zero biases."""
+        for name, p in self.named_parameters():
+            if name == "embedding.weight":
+                nn.init.uniform_(p, -0.1, 0.1)
+                with torch.no_grad():
+                    p[0].zero_()
+            elif p.dim() >= 2:
+                nn.init.xavier_uniform_(p)
+            else:
+                nn.init.zeros_(p)
+
+    def forward(self, batch: Batch, passes: int | None = None) -> DMNOutput:
+        passes = passes or self.config.passes
+        limit = self.memory.max_passes
+        if limit is not None and passes > limit:
+            raise ValueError(f"this model was trained with {limit} untied passes; it cannot run {passes}")
+        c = self.input_module(batch, self.embedding)  # [B, F, H] facts
+        q = self.question_module(batch, self.embedding)  # [B, H]
+        m, gates = self.memory(c, q, batch.fact_mask, passes)  # [B, H], [B, P, F]
+        logits = self.answer_module(m, q)  # [B, A, V]
+        return DMNOutput(logits, gates)
+
+    def loss(self, output: DMNOutput, batch: Batch, gate_weight: float = 0.0) -> torch.Tensor:
+        """Cross-entropy on the answer words, plus gate_weight times the cross-entropy of the
+        gates of pass i against the i-th supporting fact (for the passes that have one)."""
+        answer_steps = batch.answer.size(1)
+        if output.logits.size(1) < answer_steps:
+            raise ValueError(f"answers of {answer_steps} steps need max_answer_len >= {answer_steps}")
+        logits = output.logits[:, :answer_steps]
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.answer.reshape(-1))
+        if gate_weight <= 0:
+            return loss
+        passes = min(output.gates.size(1), batch.supporting.size(1))
+        gates, target = output.gates[:, :passes], batch.supporting[:, :passes]  # [B, P, F], [B, P]
+        has_target = target >= 0
+        if not has_target.any():
+            return loss
+        target = target.clamp(min=0).unsqueeze(-1)
+        if self.config.gate == "softmax":
+            gate_loss = -gates.gather(2, target).squeeze(-1).clamp(min=1e-8).log()  # [B, P]
+        else:  # independent sigmoid gates: binary cross-entropy over the story's facts
+            one_hot = torch.zeros_like(gates).scatter_(2, target, 1.0)
+            mask = batch.fact_mask.unsqueeze(1).float()
+            bce = F.binary_cross_entropy(gates.clamp(1e-6, 1 - 1e-6), one_hot, reduction="none")
+            gate_loss = (bce * mask).sum(-1) / mask.sum(-1)
+        return loss + gate_weight * gate_loss[has_target].mean()

@@ -1,0 +1,117 @@
+"""Answering one question about one story, with everything the demo draws."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+
+from dmn.checkpoint import load_checkpoint
+from dmn.data import EOS, Example, make_batch, split_story, tokenize
+from dmn.device import pick_device
+
+MAX_SENTENCES = 200
+MAX_CHARACTERS = 20_000
+
+
+class InputError(ValueError):
+    """Input the model cannot answer (empty or too long); the message says what to change."""
+
+
+@dataclass
+class Prediction:
+    answer: str  # answer words joined by "," as bAbI writes them ("apple,football")
+    confidence: float  # probability of that answer
+    top_answers: list[tuple[str, float]]  # the k most probable answers, best first
+    facts: list[str]  # the sentences the model read, in order
+    gates: list[list[float]]  # [pass][fact] attention gate values
+    unknown_words: list[str]  # words outside the vocabulary (read as <unk>)
+    dropped_facts: int  # early sentences beyond the model's memory (max_facts), not read
+    passes: int
+
+    @property
+    def top_facts(self) -> list[int]:
+        """Index of the most attended fact on each pass."""
+        return [max(range(len(g)), key=g.__getitem__) if g else -1 for g in self.gates]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "top_facts": self.top_facts}
+
+
+def top_sequences(probs: torch.Tensor, answers: list[str], k: int) -> list[tuple[list[str], float]]:
+    """The k most probable answers from per-step distributions probs [A, V].
+
+    The answer module feeds back its whole distribution y_{t-1}, not the chosen word, so the
+    steps are independent and a beam of width k over the steps is exact.
+    """
+    beams: list[tuple[list[str], float, bool]] = [([], 1.0, False)]
+    for step in probs.tolist():
+        ranked = sorted(range(len(step)), key=step.__getitem__, reverse=True)[:k]
+        candidates = [b for b in beams if b[2]]
+        for words, p, _ in (b for b in beams if not b[2]):
+            for i in ranked:
+                ended = answers[i] == EOS
+                candidates.append((words if ended else [*words, answers[i]], p * step[i], ended))
+        beams = sorted(candidates, key=lambda b: b[1], reverse=True)[:k]
+    return [(words, p) for words, p, _ in beams]
+
+
+class Predictor:
+    """A loaded checkpoint that answers questions: `Predictor.load(path).predict(story, question)`."""
+
+    def __init__(self, checkpoint, device: torch.device) -> None:
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.to(device).eval()
+        self.vocab = checkpoint.vocab
+        self.device = device
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> Predictor:
+        dev = pick_device(device)
+        return cls(load_checkpoint(path, dev), dev)
+
+    @property
+    def max_passes(self) -> int | None:
+        """The most passes this model can run (None: any number)."""
+        return self.model.memory.max_passes
+
+    @torch.no_grad()
+    def predict(
+        self, story: str | list[str], question: str, passes: int | None = None, top_k: int = 5
+    ) -> Prediction:
+        sentences = split_story(story) if isinstance(story, str) else [s for s in story if tokenize(s)]
+        question_words = tokenize(question)
+        characters = len(story) if isinstance(story, str) else sum(map(len, story))
+        if not sentences:
+            raise InputError("The story is empty: write at least one sentence.")
+        if not question_words:
+            raise InputError("The question is empty: ask something about the story.")
+        if len(sentences) > MAX_SENTENCES or characters > MAX_CHARACTERS:
+            raise InputError(
+                f"The story is too long ({len(sentences)} sentences, {characters} characters); "
+                f"the limit is {MAX_SENTENCES} sentences and {MAX_CHARACTERS} characters."
+            )
+        passes = passes or self.model.config.passes
+        if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
+            raise InputError(
+                f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}."
+            )
+        context = [tokenize(s) for s in sentences]
+        example = Example(context=context, question=question_words, answer=[])
+        max_facts = self.model.config.max_facts
+        batch = make_batch([example], self.vocab, max_facts).to(self.device)
+        output = self.model(batch, passes=passes)
+        probs = torch.softmax(output.logits[0], -1).cpu()
+        top = top_sequences(probs, self.vocab.answers, max(1, top_k))
+        read = sentences[-max_facts:]
+        return Prediction(
+            answer=",".join(top[0][0]),
+            confidence=top[0][1],
+            top_answers=[(",".join(words), p) for words, p in top],
+            facts=read,
+            gates=[[round(g, 6) for g in row[: len(read)]] for row in output.gates[0].cpu().tolist()],
+            unknown_words=self.vocab.unknown([w for s in context for w in s] + question_words),
+            dropped_facts=len(sentences) - len(read),
+            passes=passes,
+        )

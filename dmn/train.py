@@ -1,0 +1,188 @@
+"""Training: Adam on padded, masked batches, a held-out validation split, early stopping,
+gradient clipping and the best model kept. `Trainer` is driven by the CLI and by the app."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm import tqdm
+
+from dmn.data import Example, Vocab, batches
+from dmn.evaluate import accuracy_by_task
+from dmn.model import DMN
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clip: float = 5.0  # max gradient norm
+    patience: int = 8  # epochs without a better validation score before stopping
+    gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
+    seed: int = 0
+    val_fraction: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochReport:
+    """What one epoch did; the per-epoch callback receives it."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_accuracy: float
+    val_by_task: dict[str, float]
+    best_epoch: int
+    best_val_accuracy: float
+    seconds: float
+    examples_per_second: float
+    improved: bool
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_accuracy: float
+    history: list[EpochReport] = field(default_factory=list)
+    stopped_early: bool = False
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+def split_validation(
+    examples: Sequence[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Hold out `fraction` of each task's training examples (a seeded random choice)."""
+    rng = random.Random(seed)
+    by_task: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_task.setdefault(ex.task, []).append(ex)
+    train, val = [], []
+    for task_examples in by_task.values():
+        shuffled = list(task_examples)
+        rng.shuffle(shuffled)
+        n_val = max(1, round(len(shuffled) * fraction)) if len(shuffled) > 1 else 0
+        val += shuffled[:n_val]
+        train += shuffled[n_val:]
+    return train, val
+
+
+class Trainer:
+    """Trains a DMN, keeping the weights of the epoch with the best validation accuracy.
+
+    `on_epoch(report)` is called after every epoch; returning True stops training. `stop()`
+    (from any thread) stops at the next step. `on_best(model)` is called whenever the
+    validation accuracy improves, e.g. to write a checkpoint.
+    """
+
+    def __init__(
+        self,
+        model: DMN,
+        vocab: Vocab,
+        train: Sequence[Example],
+        val: Sequence[Example],
+        config: TrainConfig,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if not train or not val:
+            raise ValueError("training needs at least one training and one validation example")
+        self.model = model.to(device)
+        self.vocab = vocab
+        self.train_examples = list(train)
+        self.val_examples = list(val)
+        self.config = config
+        self.device = torch.device(device)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def fit(
+        self,
+        on_epoch: Callable[[EpochReport], bool | None] | None = None,
+        on_best: Callable[[DMN], None] | None = None,
+        progress: bool = False,
+    ) -> TrainResult:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        max_facts = self.model.config.max_facts
+        best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
+        start = time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.perf_counter()
+            self.model.train()
+            total_loss, seen = 0.0, 0
+            n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
+            bar = tqdm(
+                batches(self.train_examples, self.vocab, cfg.batch_size, max_facts, generator),
+                total=n_batches,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                disable=not progress,
+                leave=False,
+            )
+            for batch in bar:
+                if self._stop.is_set():
+                    break
+                batch = batch.to(self.device)
+                output = self.model(batch)
+                loss = self.model.loss(output, batch, cfg.gate_supervision)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+                self.optimizer.step()
+                total_loss += loss.item() * len(batch.examples)
+                seen += len(batch.examples)
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            if self._stop.is_set():
+                result.cancelled = True
+                break
+            val_by_task = accuracy_by_task(self.model, self.vocab, self.val_examples, device=self.device)
+            val_accuracy = sum(val_by_task.values()) / len(val_by_task)
+            improved = val_accuracy > result.best_val_accuracy
+            if improved:
+                result.best_epoch, result.best_val_accuracy = epoch, val_accuracy
+                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                if on_best is not None:
+                    on_best(self.model)
+            seconds = time.perf_counter() - epoch_start
+            report = EpochReport(
+                epoch=epoch,
+                epochs=cfg.epochs,
+                train_loss=total_loss / max(seen, 1),
+                val_accuracy=val_accuracy,
+                val_by_task=val_by_task,
+                best_epoch=result.best_epoch,
+                best_val_accuracy=result.best_val_accuracy,
+                seconds=seconds,
+                examples_per_second=seen / seconds,
+                improved=improved,
+            )
+            result.history.append(report)
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch}: loss {report.train_loss:.4f}  val {val_accuracy:.2%}"
+                    f"  best {result.best_val_accuracy:.2%} (epoch {result.best_epoch})  {seconds:.0f}s"
+                )
+            if on_epoch is not None and on_epoch(report):
+                result.cancelled = True
+                break
+            if val_accuracy >= 1.0 or epoch - result.best_epoch >= cfg.patience:
+                result.stopped_early = epoch < cfg.epochs
+                break
+        self.model.load_state_dict(best_state)
+        result.seconds = time.perf_counter() - start
+        return result

@@ -1,0 +1,166 @@
+import pytest
+import torch
+
+from dmn.data import (
+    BABI_TASK_NAMES,
+    EOS,
+    DataFormatError,
+    DataNotFoundError,
+    Example,
+    Vocab,
+    babi_file,
+    batches,
+    load_babi,
+    make_batch,
+    parse_babi,
+    parse_task,
+    split_story,
+    tokenize,
+)
+
+# -- the real files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", sorted(BABI_TASK_NAMES))
+def test_every_1k_task_has_1000_train_and_test_questions(data_dir, task):
+    for split in ("train", "test"):
+        examples = parse_babi(babi_file(task, "1k", split, data_dir), task=f"babi:{task}")
+        assert len(examples) == 1000
+        assert all(ex.task == f"babi:{task}" and ex.question and ex.answer for ex in examples)
+        # supporting ids point at earlier statements of the same story
+        assert all(0 <= s < len(ex.context) for ex in examples for s in ex.supporting)
+
+
+def test_10k_files_have_10000_questions(data_dir):
+    assert len(load_babi([1], "10k", "train", data_dir)) == 10_000
+    assert len(load_babi([19], "10k", "test", data_dir)) == 1_000
+
+
+def test_missing_10k_task3_train_falls_back_to_1k(data_dir):
+    if (data_dir / "babi" / "en-10k" / "qa3_three-supporting-facts_train.txt").exists():
+        pytest.skip("this data folder has the 10k task-3 file")
+    with pytest.warns(UserWarning, match="no 10k training file"):
+        path = babi_file(3, "10k", "train", data_dir)
+    assert path.parent.name == "en"
+
+
+def test_supporting_facts_per_task(data_dir):
+    two = parse_babi(babi_file(2, "1k", "train", data_dir))
+    three = parse_babi(babi_file(3, "1k", "train", data_dir))
+    assert all(len(ex.supporting) == 2 for ex in two)
+    assert all(len(ex.supporting) == 3 for ex in three)
+    first = parse_babi(babi_file(1, "1k", "train", data_dir))[0]
+    # "1 Mary moved to the bathroom. 2 John went to the hallway. 3 Where is Mary? bathroom 1"
+    assert first.context[first.supporting[0]] == ["mary", "moved", "to", "the", "bathroom"]
+    assert first.question == ["where", "is", "mary"] and first.answer == ["bathroom"]
+
+
+def test_multi_word_answers_are_word_sequences(data_dir):
+    lists = parse_babi(babi_file(8, "1k", "train", data_dir))
+    paths = parse_babi(babi_file(19, "1k", "train", data_dir))
+    assert any(len(ex.answer) == 2 for ex in lists)
+    assert all(len(ex.answer) == 2 for ex in paths)
+    assert {w for ex in paths for w in ex.answer} == {"n", "s", "e", "w"}
+
+
+def test_missing_data_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataNotFoundError, match="python -m dmn download babi"):
+        babi_file(1, "1k", "train", tmp_path)
+
+
+# -- malformed files --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, line, what",
+    [
+        ("1 Mary went home.\nx Where is Mary?\thome\t1\n", 2, "expected '<id> <text>'"),
+        ("1 Mary went home.\n3 Where is Mary?\thome\t1\n", 2, "does not follow"),
+        ("1 Mary went home.\n2 Where is Mary?\thome\n", 2, "question line needs"),
+        ("1 Mary went home.\n2 Where is Mary?\thome\t7\n", 2, "supporting fact '7'"),
+        ("1 Mary went home.\n2 Where is Mary?\t\t1\n", 2, "empty question or answer"),
+    ],
+)
+def test_malformed_babi_names_file_and_line(tmp_path, text, line, what):
+    path = tmp_path / "qa1_bad_train.txt"
+    path.write_text(text)
+    with pytest.raises(DataFormatError) as err:
+        parse_babi(path)
+    assert str(path) in str(err.value) and f"line {line}" in str(err.value) and what in str(err.value)
+
+
+def test_non_utf8_file_is_a_format_error(tmp_path):
+    path = tmp_path / "qa1_bin_train.txt"
+    path.write_bytes(b"1 Mary \xff\xfe went home.\n")
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        parse_babi(path)
+
+
+def test_handwritten_story_parses(tmp_path):
+    path = tmp_path / "qa8_lists_train.txt"
+    path.write_text(
+        "1 Mary got the apple.\n2 Mary got the football.\n3 What is Mary carrying?\tapple,football\t1 2\n"
+    )
+    [ex] = parse_babi(path, task="babi:8")
+    assert ex.answer == ["apple", "football"] and ex.supporting == [0, 1] and len(ex.context) == 2
+
+
+# -- text, vocabulary and tasks ---------------------------------------------------------------
+
+
+def test_tokenize_and_split_story():
+    assert tokenize("Where is Mary?") == ["where", "is", "mary"]
+    assert split_story("1 Mary went home.\n\n2 John left. Sandra stayed!") == [
+        "Mary went home.",
+        "John left.",
+        "Sandra stayed!",
+    ]
+
+
+def test_parse_task():
+    assert parse_task("babi:all") == list(range(1, 21))
+    assert parse_task("babi:1,3") == [1, 3]
+    for bad in ("babi:21", "sst", "babi:x"):
+        with pytest.raises(ValueError):
+            parse_task(bad)
+
+
+def test_vocab_round_trip_and_unknown_words():
+    ex = Example([["mary", "went", "home"]], ["where", "is", "mary"], ["home"], [0])
+    vocab = Vocab.build([ex])
+    assert Vocab.from_json(vocab.to_json()).words == vocab.words
+    assert vocab.answers[0] == EOS
+    assert vocab.unknown(["mary", "zorg", "zorg", "blip"]) == ["zorg", "blip"]
+    assert vocab.encode(["zorg"]) == [vocab.word_index["<unk>"]]
+
+
+# -- batching ---------------------------------------------------------------------------------
+
+
+def test_make_batch_pads_masks_and_truncates():
+    long = Example([[f"w{i}"] for i in range(6)], ["q"], ["a", "b"], supporting=[1, 5])
+    short = Example([["x", "y"]], ["q", "r"], ["a"], supporting=[0])
+    vocab = Vocab.build([long, short])
+    batch = make_batch([long, short], vocab, max_facts=4)
+    assert batch.facts.shape == (2, 4, 2)
+    assert batch.fact_mask.tolist() == [[True] * 4, [True, False, False, False]]
+    # facts 0 and 1 of the long story are dropped: its supporting fact 1 is gone, 5 becomes 3
+    assert batch.supporting.tolist() == [[-1, 3], [0, -1]]
+    # the story has <eos> after every fact, at the recorded positions
+    eos = vocab.word_index[EOS]
+    assert (batch.story.gather(1, batch.fact_ends)[batch.fact_mask] == eos).all()
+    assert batch.answer.tolist() == [[vocab.answer_index["a"], vocab.answer_index["b"], 0], [1, 0, -100]]
+    assert batch.question_lengths.tolist() == [1, 2]
+
+
+def test_batches_cover_every_example_once_and_shuffle_with_a_generator():
+    examples = [Example([["w"]] * (i % 7 + 1), ["q"], [str(i)]) for i in range(53)]
+    vocab = Vocab.build(examples)
+    fixed = [ex.answer[0] for b in batches(examples, vocab, 10, 50) for ex in b.examples]
+    shuffled = [
+        ex.answer[0]
+        for b in batches(examples, vocab, 10, 50, torch.Generator().manual_seed(0))
+        for ex in b.examples
+    ]
+    assert sorted(fixed) == sorted(shuffled) == sorted(str(i) for i in range(53))
+    assert fixed != shuffled

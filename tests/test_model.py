@@ -1,0 +1,108 @@
+import pytest
+import torch
+
+from dmn.data import Example, Vocab, make_batch
+from dmn.model import DMN, VARIANTS, DMNConfig
+
+STORIES = [
+    Example(
+        [["mary", "went", "to", "the", "kitchen"], ["john", "went", "to", "the", "garden"]],
+        ["where", "is", "mary"],
+        ["kitchen"],
+        [0],
+    ),
+    Example([["john", "went", "to", "the", "garden"]], ["where", "is", "john"], ["garden"], [0]),
+    Example(
+        [
+            ["mary", "got", "the", "apple"],
+            ["mary", "got", "the", "milk"],
+            ["john", "went", "to", "the", "kitchen"],
+        ],
+        ["what", "is", "mary", "carrying"],
+        ["apple", "milk"],
+        [0, 1],
+    ),
+]
+ALL_PARTS = [
+    dict(VARIANTS["dmn"]),
+    dict(VARIANTS["dmn+"]),
+    {**VARIANTS["dmn"], "input_module": "fusion"},
+    {**VARIANTS["dmn"], "gate": "softmax"},
+    {**VARIANTS["dmn"], "episode": "attention_gru"},
+    {**VARIANTS["dmn"], "memory_update": "relu"},
+]
+
+
+def build(parts: dict, hidden: int = 16, passes: int = 3, seed: int = 0):
+    vocab = Vocab.build(STORIES)
+    torch.manual_seed(seed)
+    config = DMNConfig(
+        len(vocab.words),
+        len(vocab.answers),
+        hidden=hidden,
+        passes=passes,
+        max_answer_len=3,
+        dropout=0.0,
+        **parts,
+    )
+    return DMN(config), vocab, make_batch(STORIES, vocab, max_facts=50)
+
+
+@pytest.mark.parametrize("parts", ALL_PARTS, ids=lambda p: "-".join(p.values()))
+def test_shapes_and_masked_gates(parts):
+    model, vocab, batch = build(parts)
+    out = model.eval()(batch)
+    assert out.logits.shape == (3, 3, len(vocab.answers))
+    assert out.gates.shape == (3, 3, 3)  # batch x pass x fact
+    padding = ~batch.fact_mask.unsqueeze(1).expand_as(out.gates)
+    assert (out.gates[padding] == 0).all()
+    if parts["gate"] == "softmax":
+        torch.testing.assert_close(out.gates.sum(-1), torch.ones(3, 3))
+    else:
+        assert ((out.gates >= 0) & (out.gates <= 1)).all()
+
+
+def test_padding_does_not_change_a_story_s_answer():
+    """The same story alone and in a batch padded to longer stories gives the same output."""
+    for parts in (VARIANTS["dmn"], VARIANTS["dmn+"]):
+        model, vocab, batch = build(parts)
+        model.eval()
+        alone = model(make_batch(STORIES[1:2], vocab, 50))
+        torch.testing.assert_close(model(batch).logits[1], alone.logits[0])
+        torch.testing.assert_close(model(batch).gates[1, :, :1], alone.gates[0])
+
+
+@pytest.mark.parametrize("variant", ["dmn", "dmn+"])
+def test_tiny_model_overfits_a_batch(variant):
+    model, vocab, batch = build(VARIANTS[variant], hidden=24)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(150):
+        loss = model.loss(model(batch), batch, gate_weight=1.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+    out = model.eval()(batch)
+    assert out.logits.argmax(-1)[2, :3].tolist() == [
+        vocab.answer_index[w] for w in ("apple", "milk", "<eos>")
+    ]
+    # gate supervision: pass 1 attends to the first supporting fact, pass 2 to the second
+    assert out.gates[2, 0].argmax() == 0 and out.gates[2, 1].argmax() == 1
+
+
+def test_passes_can_be_changed_where_the_memory_update_is_tied():
+    model, _, batch = build(VARIANTS["dmn"])
+    assert model(batch, passes=5).gates.shape[1] == 5
+    untied, _, batch = build(VARIANTS["dmn+"])
+    assert untied(batch, passes=2).gates.shape[1] == 2
+    with pytest.raises(ValueError, match="untied passes"):
+        untied(batch, passes=4)
+
+
+def test_config_rejects_unknown_parts():
+    with pytest.raises(ValueError, match="gate must be one of"):
+        DMNConfig(10, 5, gate="tanh")
+    with pytest.raises(ValueError, match="unknown model settings"):
+        DMNConfig.from_dict({"vocab_size": 10, "answer_size": 5, "colour": "red"})
+    assert DMNConfig(10, 5, **VARIANTS["dmn+"]).variant == "dmn+"
+    assert DMNConfig(10, 5, **ALL_PARTS[2]).variant == "custom"
