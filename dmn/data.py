@@ -147,6 +147,8 @@ def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
                 task=task,
             )
         )
+    if not examples:
+        raise DataFormatError(f"{path}: no questions found (a question line is 'id question<TAB>answer<TAB>ids')")
     return examples
 
 

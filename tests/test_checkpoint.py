@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+import dmn.checkpoint as checkpoint_module
+from dmn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dmn.data import make_batch
+from dmn.model import VARIANTS
+from tests.test_model import STORIES, build
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model, vocab, _ = build(VARIANTS["dmn+"])
+    path = save_checkpoint(tmp_path / "ck", model, vocab, {"task": "babi:1"}, {"mean": 0.5})
+    return path, model, vocab
+
+
+def test_round_trip_reproduces_outputs_exactly(saved):
+    path, model, vocab = saved
+    assert sorted(p.name for p in path.iterdir()) == sorted(checkpoint_module.FILES)
+    loaded = load_checkpoint(path)
+    batch = make_batch(STORIES, vocab, 50)
+    before, after = model.eval()(batch), loaded.model(batch)
+    assert torch.equal(before.logits, after.logits) and torch.equal(before.gates, after.gates)
+    assert loaded.vocab.words == vocab.words and loaded.metrics == {"mean": 0.5}
+    assert loaded.config["task"] == "babi:1" and loaded.config["model"]["gate"] == "softmax"
+
+
+def test_overwrite_replaces_the_old_checkpoint_and_leaves_no_temporary_files(saved):
+    path, model, vocab = saved
+    save_checkpoint(path, model, vocab, {"task": "babi:2"}, {})
+    assert load_checkpoint(path).config["task"] == "babi:2"
+    assert [p.name for p in path.parent.iterdir()] == ["ck"]
+
+
+def test_a_crash_while_saving_keeps_the_previous_checkpoint(saved, monkeypatch):
+    path, model, vocab = saved
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, vocab, {"task": "babi:9"}, {})
+    assert load_checkpoint(path).config["task"] == "babi:1"
+    assert [p.name for p in path.parent.iterdir()] == ["ck"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: (p / "model.safetensors").unlink(), "missing model.safetensors"),
+        (lambda p: (p / "config.json").unlink(), "missing config.json"),
+        (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:500]),
+         "unreadable or truncated"),
+        (lambda p: (p / "vocab.json").write_text(json.dumps({"words": ["<pad>", "<unk>", "<eos>"], "answers": ["<eos>"]})),
+         "does not match"),
+    ],
+    ids=["no-weights", "no-config", "bad-json", "truncated", "vocab-mismatch"],
+)
+def test_damaged_checkpoints_give_clear_errors(saved, damage, message):
+    path = saved[0]
+    damage(path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_weights_that_do_not_fit_the_config(saved):
+    path = saved[0]
+    config = json.loads((path / "config.json").read_text())
+    config["model"]["hidden"] = 8
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not fit config.json"):
+        load_checkpoint(path)
+
+
+def test_no_checkpoint_directory(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint directory"):
+        load_checkpoint(tmp_path / "nothing")

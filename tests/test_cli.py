@@ -1,0 +1,83 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dmn.cli import main
+from tests.conftest import REPO
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dmn", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "tiny"
+    result = run_cli("train", "--task", "babi:1", "--size", "1k", "--limit", "60", "--epochs", "2",
+                     "--hidden", "12", "--variant", "dmn+", "--gate-supervision", "--device", "cpu",
+                     "--data-dir", str(data_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_train_writes_a_complete_checkpoint(trained):
+    out, result = trained
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "model.safetensors", "vocab.json"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test_accuracy"]) == {"babi:1"}
+    assert metrics["data"]["train_questions"] == 54 and metrics["data"]["validation_questions"] == 6
+    assert metrics["command"].startswith("python -m dmn train --task babi:1")
+    assert "1 single supporting fact" in result.stdout
+
+
+def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
+    out, _ = trained
+    result = run_cli("eval", "--checkpoint", str(out), "--data-dir", str(data_dir), "--device", "cpu",
+                     "--json", str(tmp_path / "eval.json"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    printed = json.loads((tmp_path / "eval.json").read_text())
+    assert printed["test_accuracy"] == metrics["test_accuracy"]
+    assert f"{metrics['test_accuracy']['babi:1'] * 100:.1f}" in result.stdout
+    assert "paper DMN" in result.stdout and "passed (>= 95%)" in result.stdout
+
+
+def test_ask_prints_answer_and_gates(trained, tmp_path):
+    out, _ = trained
+    story = tmp_path / "story.txt"
+    story.write_text("1 Mary went to the kitchen.\n2 John flew to the moon.\n")
+    result = run_cli("ask", "--checkpoint", str(out), "--story", str(story), "--question", "Where is Mary?")
+    assert result.returncode == 0, result.stderr
+    assert "answer:" in result.stdout and "pass 1" in result.stdout and "Mary went to the kitchen." in result.stdout
+    assert "flew, moon" in result.stdout  # unknown words are named, not fatal
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "--checkpoint", "{ck}", "--story", "{story}", "--question", ""], "question is empty"),
+        (["ask", "--checkpoint", "{tmp}/none", "--story", "{story}", "--question", "Where?"], "no checkpoint"),
+        (["train", "--task", "babi:1", "--data-dir", "{tmp}", "--out", "{tmp}/x"], "python -m dmn download babi"),
+        (["train", "--task", "babi:1", "--data-dir", "{bad}", "--out", "{tmp}/x"], "line 2"),
+        (["train", "--task", "babi:42", "--out", "{tmp}/x"], "tasks 1-20"),
+        (["train", "--task", "babi:1", "--data-dir", "{empty}", "--out", "{tmp}/x"], "no questions found"),
+    ],
+    ids=["empty-question", "no-checkpoint", "no-data", "malformed-data", "bad-task", "no-questions"],
+)
+def test_errors_are_one_clear_line(trained, tmp_path, capsys, args, message):
+    story = tmp_path / "story.txt"
+    story.write_text("Mary went home.\n")
+    bad = tmp_path / "bad" / "babi" / "en"
+    bad.mkdir(parents=True)
+    (bad / "qa1_single-supporting-fact_train.txt").write_text("1 Mary went home.\n2 Where is Mary?\thome\n")
+    empty = tmp_path / "empty" / "babi" / "en"
+    empty.mkdir(parents=True)
+    (empty / "qa1_single-supporting-fact_train.txt").write_text("1 Mary went home.\n")
+    fill = {"ck": str(trained[0]), "story": str(story), "tmp": str(tmp_path), "bad": str(tmp_path / "bad"),
+            "empty": str(tmp_path / "empty")}
+    assert main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
