@@ -37,6 +37,47 @@ class Checkpoint:
     path: Path
 
 
+@dataclass
+class CheckpointInfo:
+    """What a picker shows about a checkpoint, read from its JSON files only (no weights)."""
+
+    path: Path
+    name: str
+    description: str
+    task: str
+    variant: str
+    mean_accuracy: float | None  # mean test accuracy (0-1), None when not evaluated
+
+
+def find_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
+    """Every checkpoint directory directly inside the folders, sorted by name; broken ones skipped."""
+    found = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if not (path / "model.safetensors").exists():
+                continue
+            try:
+                config = _read_json(path / "config.json")
+                metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+            except CheckpointError:
+                continue
+            mean = metrics.get("mean")
+            found.append(
+                CheckpointInfo(
+                    path=path,
+                    name=path.name,
+                    description=str(config.get("description", "")),
+                    task=str(config.get("task", "")),
+                    variant=str(config.get("variant", "")),
+                    mean_accuracy=float(mean) if isinstance(mean, int | float) else None,
+                )
+            )
+    return found
+
+
 def save_checkpoint(path: str | os.PathLike, model: DMN, vocab: Vocab, config: dict, metrics: dict) -> Path:
     """Write the checkpoint directory atomically (temporary directory, then rename)."""
     path = Path(path)

@@ -15,16 +15,14 @@ from dmn import __version__
 from dmn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from dmn.data import DataFormatError, DataNotFoundError, Vocab, load_babi, parse_task, resolve_data_dir
 from dmn.device import pick_device
-from dmn.evaluate import accuracy_by_task, format_table, summary
+from dmn.evaluate import accuracy_on_test_set, format_table, summary
 from dmn.model import DMN, VARIANTS, DMNConfig
 from dmn.predict import InputError, Predictor
 from dmn.train import TrainConfig, Trainer, split_validation
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)"
-    )
+    p.add_argument("--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,21 +96,12 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def test_accuracy(
-    model: DMN, vocab: Vocab, task: str, size: str, data_dir: str | None, device: torch.device
-) -> dict[str, float]:
-    test = load_babi(parse_task(task), size, "test", data_dir)
-    return accuracy_by_task(model, vocab, test, device=device)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     task_ids = parse_task(args.task)
     examples = load_babi(task_ids, args.size, "train", args.data_dir)
     if args.limit:
-        examples = [
-            ex for t in task_ids for ex in [e for e in examples if e.task == f"babi:{t}"][: args.limit]
-        ]
+        examples = [ex for t in task_ids for ex in [e for e in examples if e.task == f"babi:{t}"][: args.limit]]
     train_cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -146,8 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "task": args.task,
         "size": args.size,
         "variant": model.config.variant,
-        "description": args.description
-        or f"{model.config.variant.upper()} on bAbI {args.task} ({args.size})",
+        "description": args.description or f"{model.config.variant.upper()} on bAbI {args.task} ({args.size})",
         "train": train_cfg.to_dict(),
         "command": "python -m dmn " + shlex.join(sys.argv[1:]),
     }
@@ -157,14 +145,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     trainer = Trainer(model, vocab, train, val, train_cfg, device=device)
     progress = {"status": "training"}
-    result = trainer.fit(
-        on_best=lambda m: save_checkpoint(args.out, m, vocab, config, progress), progress=True
-    )
+    result = trainer.fit(on_best=lambda m: save_checkpoint(args.out, m, vocab, config, progress), progress=True)
     print(
-        f"best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, "
-        f"{result.seconds:.0f} s"
+        f"best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, {result.seconds:.0f} s"
     )
-    accuracy = test_accuracy(model, vocab, args.task, args.size, args.data_dir, device)
+    accuracy = accuracy_on_test_set(model, vocab, args.task, args.size, args.data_dir, device)
     metrics = {
         "test_accuracy": accuracy,
         **summary(accuracy),
@@ -193,26 +178,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device)
     task = args.task or ckpt.config.get("task", "babi:all")
-    accuracy = test_accuracy(
-        ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device
-    )
+    accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device)
     print(format_table(accuracy))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n"
-        )
+        Path(args.json).write_text(json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n")
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     story = sys.stdin.read() if args.story == "-" else Path(args.story).read_text(encoding="utf-8")
-    prediction = Predictor.load(args.checkpoint, args.device).predict(
-        story, args.question, passes=args.passes
-    )
+    prediction = Predictor.load(args.checkpoint, args.device).predict(story, args.question, passes=args.passes)
     if prediction.unknown_words:
-        print(
-            f"warning: words the model does not know (read as <unk>): {', '.join(prediction.unknown_words)}"
-        )
+        print(f"warning: words the model does not know (read as <unk>): {', '.join(prediction.unknown_words)}")
     if prediction.dropped_facts:
         print(f"note: the first {prediction.dropped_facts} sentences are beyond the model's memory")
     print(f"answer: {prediction.answer}  (probability {prediction.confidence:.3f})")

@@ -297,9 +297,7 @@ def make_batch(examples: Sequence[Example], vocab: Vocab, max_facts: int) -> Bat
     n_words = max(1, max((len(f) for c in contexts for f in c), default=1))
     story_len = max(1, max(sum(len(f) + 1 for f in c) for c in contexts))
     questions = [vocab.encode(ex.question) or [vocab.word_index[UNK]] for ex in examples]
-    answers = [
-        [vocab.answer_index.get(w, IGNORE) for w in ex.answer] + [vocab.answer_index[EOS]] for ex in examples
-    ]
+    answers = [[vocab.answer_index.get(w, IGNORE) for w in ex.answer] + [vocab.answer_index[EOS]] for ex in examples]
     n_support = max(1, max(len(ex.supporting) for ex in examples))
 
     facts, fact_mask, story, fact_ends, supporting = [], [], [], [], []

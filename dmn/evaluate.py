@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
 
-from dmn.data import EOS, Example, Vocab, batches
+from dmn.data import EOS, Example, Vocab, batches, load_babi, parse_task
 
 # Kumar et al. (2016), Table 1: bAbI 1k, one gate-supervised model per task, test accuracy %.
 PAPER_DMN_BABI = {
@@ -69,6 +70,18 @@ def accuracy_by_task(
             correct[ex.task] += words == ex.answer
     model.train(was_training)
     return {task: correct[task] / n for task, n in total.items()}
+
+
+def accuracy_on_test_set(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    task: str,
+    size: str = "1k",
+    data_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Accuracy per task on the official test sets of a task spec ("babi:all", "babi:3", ...)."""
+    return accuracy_by_task(model, vocab, load_babi(parse_task(task), size, "test", data_dir), device=device)
 
 
 def summary(accuracy: dict[str, float]) -> dict[str, float | int]:

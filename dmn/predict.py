@@ -77,9 +77,7 @@ class Predictor:
         return self.model.memory.max_passes
 
     @torch.no_grad()
-    def predict(
-        self, story: str | list[str], question: str, passes: int | None = None, top_k: int = 5
-    ) -> Prediction:
+    def predict(self, story: str | list[str], question: str, passes: int | None = None, top_k: int = 5) -> Prediction:
         sentences = split_story(story) if isinstance(story, str) else [s for s in story if tokenize(s)]
         question_words = tokenize(question)
         characters = len(story) if isinstance(story, str) else sum(map(len, story))
@@ -94,9 +92,7 @@ class Predictor:
             )
         passes = passes or self.model.config.passes
         if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
-            raise InputError(
-                f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}."
-            )
+            raise InputError(f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}.")
         context = [tokenize(s) for s in sentences]
         example = Example(context=context, question=question_words, answer=[])
         max_facts = self.model.config.max_facts

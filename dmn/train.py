@@ -60,9 +60,7 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def split_validation(
-    examples: Sequence[Example], fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
+def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Hold out `fraction` of each task's training examples (a seeded random choice)."""
     rng = random.Random(seed)
     by_task: dict[str, list[Example]] = {}

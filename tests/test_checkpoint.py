@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import dmn.checkpoint as checkpoint_module
-from dmn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dmn.checkpoint import CheckpointError, find_checkpoints, load_checkpoint, save_checkpoint
 from dmn.data import make_batch
 from dmn.model import VARIANTS
 from tests.test_model import STORIES, build
@@ -54,10 +54,16 @@ def test_a_crash_while_saving_keeps_the_previous_checkpoint(saved, monkeypatch):
         (lambda p: (p / "model.safetensors").unlink(), "missing model.safetensors"),
         (lambda p: (p / "config.json").unlink(), "missing config.json"),
         (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
-        (lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:500]),
-         "unreadable or truncated"),
-        (lambda p: (p / "vocab.json").write_text(json.dumps({"words": ["<pad>", "<unk>", "<eos>"], "answers": ["<eos>"]})),
-         "does not match"),
+        (
+            lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:500]),
+            "unreadable or truncated",
+        ),
+        (
+            lambda p: (p / "vocab.json").write_text(
+                json.dumps({"words": ["<pad>", "<unk>", "<eos>"], "answers": ["<eos>"]})
+            ),
+            "does not match",
+        ),
     ],
     ids=["no-weights", "no-config", "bad-json", "truncated", "vocab-mismatch"],
 )
@@ -80,3 +86,14 @@ def test_weights_that_do_not_fit_the_config(saved):
 def test_no_checkpoint_directory(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint directory"):
         load_checkpoint(tmp_path / "nothing")
+
+
+def test_find_checkpoints_reads_descriptions_and_skips_broken_ones(saved, tmp_path):
+    path, model, vocab = saved
+    save_checkpoint(tmp_path / "other", model, vocab, {"task": "babi:2", "description": "two"}, {"mean": 0.9})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "broken" / "config.json").write_text("{")
+    infos = find_checkpoints(tmp_path, tmp_path / "missing")
+    assert [(i.name, i.task, i.mean_accuracy) for i in infos] == [("ck", "babi:1", 0.5), ("other", "babi:2", 0.9)]
+    assert infos[1].description == "two"

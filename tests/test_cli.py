@@ -9,16 +9,34 @@ from tests.conftest import REPO
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dmn", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "dmn", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def trained(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "tiny"
-    result = run_cli("train", "--task", "babi:1", "--size", "1k", "--limit", "60", "--epochs", "2",
-                     "--hidden", "12", "--variant", "dmn+", "--gate-supervision", "--device", "cpu",
-                     "--data-dir", str(data_dir), "--out", str(out))
+    result = run_cli(
+        "train",
+        "--task",
+        "babi:1",
+        "--size",
+        "1k",
+        "--limit",
+        "60",
+        "--epochs",
+        "2",
+        "--hidden",
+        "12",
+        "--variant",
+        "dmn+",
+        "--gate-supervision",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -35,8 +53,17 @@ def test_train_writes_a_complete_checkpoint(trained):
 
 def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
     out, _ = trained
-    result = run_cli("eval", "--checkpoint", str(out), "--data-dir", str(data_dir), "--device", "cpu",
-                     "--json", str(tmp_path / "eval.json"))
+    result = run_cli(
+        "eval",
+        "--checkpoint",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        "--device",
+        "cpu",
+        "--json",
+        str(tmp_path / "eval.json"),
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     printed = json.loads((tmp_path / "eval.json").read_text())
@@ -76,8 +103,13 @@ def test_errors_are_one_clear_line(trained, tmp_path, capsys, args, message):
     empty = tmp_path / "empty" / "babi" / "en"
     empty.mkdir(parents=True)
     (empty / "qa1_single-supporting-fact_train.txt").write_text("1 Mary went home.\n")
-    fill = {"ck": str(trained[0]), "story": str(story), "tmp": str(tmp_path), "bad": str(tmp_path / "bad"),
-            "empty": str(tmp_path / "empty")}
+    fill = {
+        "ck": str(trained[0]),
+        "story": str(story),
+        "tmp": str(tmp_path),
+        "bad": str(tmp_path / "bad"),
+        "empty": str(tmp_path / "empty"),
+    }
     assert main([a.format(**fill) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err

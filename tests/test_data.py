@@ -98,9 +98,7 @@ def test_non_utf8_file_is_a_format_error(tmp_path):
 
 def test_handwritten_story_parses(tmp_path):
     path = tmp_path / "qa8_lists_train.txt"
-    path.write_text(
-        "1 Mary got the apple.\n2 Mary got the football.\n3 What is Mary carrying?\tapple,football\t1 2\n"
-    )
+    path.write_text("1 Mary got the apple.\n2 Mary got the football.\n3 What is Mary carrying?\tapple,football\t1 2\n")
     [ex] = parse_babi(path, task="babi:8")
     assert ex.answer == ["apple", "football"] and ex.supporting == [0, 1] and len(ex.context) == 2
 
@@ -158,9 +156,7 @@ def test_batches_cover_every_example_once_and_shuffle_with_a_generator():
     vocab = Vocab.build(examples)
     fixed = [ex.answer[0] for b in batches(examples, vocab, 10, 50) for ex in b.examples]
     shuffled = [
-        ex.answer[0]
-        for b in batches(examples, vocab, 10, 50, torch.Generator().manual_seed(0))
-        for ex in b.examples
+        ex.answer[0] for b in batches(examples, vocab, 10, 50, torch.Generator().manual_seed(0)) for ex in b.examples
     ]
     assert sorted(fixed) == sorted(shuffled) == sorted(str(i) for i in range(53))
     assert fixed != shuffled

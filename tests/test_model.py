@@ -83,9 +83,7 @@ def test_tiny_model_overfits_a_batch(variant):
         optimizer.step()
     assert loss.item() < 0.05
     out = model.eval()(batch)
-    assert out.logits.argmax(-1)[2, :3].tolist() == [
-        vocab.answer_index[w] for w in ("apple", "milk", "<eos>")
-    ]
+    assert out.logits.argmax(-1)[2, :3].tolist() == [vocab.answer_index[w] for w in ("apple", "milk", "<eos>")]
     # gate supervision: pass 1 attends to the first supporting fact, pass 2 to the second
     assert out.gates[2, 0].argmax() == 0 and out.gates[2, 1].argmax() == 1
 

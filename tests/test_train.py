@@ -8,8 +8,13 @@ from dmn.train import TrainConfig, Trainer, split_validation
 def toy_examples(n: int) -> list[Example]:
     places = ["kitchen", "garden", "office", "hallway"]
     return [
-        Example([["mary", "went", "to", "the", places[i % 4]], ["john", "went", "to", "the", places[(i + 1) % 4]]],
-                ["where", "is", "mary"], [places[i % 4]], [0], task=f"toy:{i % 2}")
+        Example(
+            [["mary", "went", "to", "the", places[i % 4]], ["john", "went", "to", "the", places[(i + 1) % 4]]],
+            ["where", "is", "mary"],
+            [places[i % 4]],
+            [0],
+            task=f"toy:{i % 2}",
+        )
         for i in range(n)
     ]
 
@@ -44,8 +49,9 @@ def test_stop_from_another_thread_ends_the_run_and_keeps_the_best_weights():
         if report.epoch == 2:
             trainer.stop()
 
-    result = trainer.fit(on_epoch=on_epoch, on_best=lambda m: bests.append(
-        {k: v.clone() for k, v in m.state_dict().items()}))
+    result = trainer.fit(
+        on_epoch=on_epoch, on_best=lambda m: bests.append({k: v.clone() for k, v in m.state_dict().items()})
+    )
     assert result.cancelled and len(result.history) == 2
     best = bests[-1]
     assert all(torch.equal(v, best[k]) for k, v in trainer.model.state_dict().items())

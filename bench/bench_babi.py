@@ -1,0 +1,182 @@
+"""Speed of the DMN on real bAbI data: training throughput, single-question latency, batched
+inference throughput, peak memory, and the achieved share of this machine's float32 matmul peak.
+
+    python bench/bench_babi.py [--data-dir DIR] [--device auto|cpu|cuda] [--json FILE]
+
+Targets (2-core CPU, see README): >= 5,000 training examples/s on qa1-10k with the DMN+ settings
+(80 hidden, 3 passes, batch 100); <= 1 ms median forward latency for one task-1 question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dmn.data import Vocab, batches, load_babi, make_batch  # noqa: E402
+from dmn.device import pick_device  # noqa: E402
+from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
+
+HIDDEN, PASSES, BATCH = 80, 3, 100
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """Best float32 GFLOP/s of an n x n matmul on this device."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def build_model(vocab: Vocab, examples, device: torch.device) -> DMN:
+    torch.manual_seed(0)
+    config = DMNConfig(
+        len(vocab.words),
+        len(vocab.answers),
+        hidden=HIDDEN,
+        passes=PASSES,
+        max_answer_len=max(len(e.answer) for e in examples) + 1,
+        **VARIANTS["dmn+"],
+    )
+    return DMN(config).to(device)
+
+
+def train_throughput(examples, device: torch.device, seconds: float) -> dict:
+    """Examples/s of full training steps (batching, forward, backward, Adam) on the data.
+
+    FLOPs are those of the matrix products (FlopCounterMode), counted over the first steps."""
+    vocab = Vocab.build(examples)
+    model = build_model(vocab, examples, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    flops, seen, steps, start = 0, 0, 0, None
+    counter = FlopCounterMode(display=False)
+    while True:
+        for batch in batches(examples, vocab, BATCH, model.config.max_facts, generator):
+            batch = batch.to(device)
+            counting = steps < 3  # the FLOPs of a few steps give FLOPs per example
+            with counter if counting else contextlib.nullcontext():
+                loss = model.loss(model(batch), batch, gate_weight=1.0)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            optimizer.step()
+            steps += 1
+            if counting:
+                flops = counter.get_total_flops()
+                flop_examples = seen + len(batch.examples)
+            if steps == 3:  # warm-up over: start the clock
+                sync(device)
+                start, seen = time.perf_counter(), 0
+                continue
+            seen += len(batch.examples)
+            if start is not None and time.perf_counter() - start > seconds:
+                sync(device)
+                elapsed = time.perf_counter() - start
+                return {
+                    "examples_per_s": seen / elapsed,
+                    "flops_per_example": flops / flop_examples,
+                    "mean_facts": sum(min(len(e.context), 50) for e in examples) / len(examples),
+                }
+
+
+@torch.inference_mode()
+def inference(examples, device: torch.device, questions: int) -> dict:
+    """Single-question forward latency (median, p90) and batched forward throughput."""
+    vocab = Vocab.build(examples)
+    model = build_model(vocab, examples, device).eval()
+    latencies = []
+    for ex in examples[: questions + 20]:
+        batch = make_batch([ex], vocab, model.config.max_facts).to(device)
+        sync(device)
+        start = time.perf_counter()
+        model(batch)
+        sync(device)
+        latencies.append(time.perf_counter() - start)
+    latencies = sorted(latencies[20:])  # the first 20 are warm-up
+    prepared = [b.to(device) for b in batches(examples, vocab, 500, model.config.max_facts)]
+    model(prepared[0])
+    sync(device)
+    start = time.perf_counter()
+    for b in prepared:
+        model(b)
+    sync(device)
+    return {
+        "latency_median_ms": statistics.median(latencies) * 1e3,
+        "latency_p90_ms": latencies[int(0.9 * len(latencies))] * 1e3,
+        "batched_examples_per_s": len(examples) / (time.perf_counter() - start),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per task")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    peak = matmul_peak(device)
+    results: dict = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "matmul_peak_gflops": peak,
+    }
+    qa1 = load_babi([1], "10k", "train", args.data_dir)
+    qa3 = load_babi([3], "1k", "train", args.data_dir)
+    for name, examples in (("qa1-10k", qa1), ("qa3", qa3)):
+        r = train_throughput(examples, device, args.seconds)
+        r["gflops"] = r["examples_per_s"] * r["flops_per_example"] / 1e9
+        r["share_of_matmul_peak"] = r["gflops"] / peak
+        results[f"train_{name}"] = r
+    results["inference_qa1"] = inference(load_babi([1], "10k", "test", args.data_dir), device, questions=500)
+    results["peak_memory_mb"] = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+
+    print(f"device: {results['device']} ({device}, {results['threads']} threads), torch {results['torch']}")
+    print(f"float32 matmul peak: {peak:.0f} GFLOP/s")
+    for name in ("qa1-10k", "qa3"):
+        r = results[f"train_{name}"]
+        print(
+            f"training {name:<8} DMN+ h{HIDDEN} x{PASSES} passes, batch {BATCH}: "
+            f"{r['examples_per_s']:,.0f} examples/s  ({r['mean_facts']:.1f} facts/story, "
+            f"{r['gflops']:.1f} GFLOP/s = {r['share_of_matmul_peak']:.1%} of peak)"
+        )
+    i = results["inference_qa1"]
+    print(f"one task-1 question, forward: median {i['latency_median_ms']:.2f} ms, p90 {i['latency_p90_ms']:.2f} ms")
+    print(f"batched inference (batch 500): {i['batched_examples_per_s']:,.0f} questions/s")
+    print(f"peak memory: {results['peak_memory_mb']:.0f} MB ({'GPU' if device.type == 'cuda' else 'process RSS'})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The shipped checkpoints load, answer, and their metrics.json matches what `eval` computes."""
+
+import pytest
+
+from dmn.checkpoint import find_checkpoints, load_checkpoint
+from dmn.evaluate import accuracy_on_test_set
+from dmn.predict import Predictor
+from tests.conftest import REPO
+
+SHIPPED = find_checkpoints(REPO / "checkpoints")
+
+
+def test_the_joint_babi_checkpoint_ships():
+    assert "babi-joint" in [c.name for c in SHIPPED]
+
+
+@pytest.mark.parametrize("info", SHIPPED, ids=lambda c: c.name)
+def test_files_are_small_enough_for_spaces(info):
+    assert all(p.stat().st_size < 10 * 2**20 for p in info.path.iterdir())
+
+
+@pytest.mark.parametrize("info", SHIPPED, ids=lambda c: c.name)
+def test_metrics_match_a_fresh_evaluation(info, data_dir):
+    ckpt = load_checkpoint(info.path)
+    recorded = ckpt.metrics["test_accuracy"]
+    measured = accuracy_on_test_set(ckpt.model, ckpt.vocab, ckpt.config["task"], ckpt.config["size"], data_dir, "cpu")
+    assert measured == pytest.approx(recorded, abs=1e-9)
+    assert ckpt.metrics["command"].startswith("python -m dmn train")
+
+
+def test_the_joint_model_answers_a_simple_story():
+    p = Predictor.load(REPO / "checkpoints" / "babi-joint", device="cpu").predict(
+        "Mary moved to the bathroom.\nJohn went to the hallway.\nMary travelled to the office.", "Where is Mary?"
+    )
+    assert p.answer == "office"
+    assert p.top_facts[0] == 2  # the first pass attends to the sentence that answers it
