@@ -1,0 +1,210 @@
+"""Drawing what a prediction returned: Plotly figures and the story coloured by one pass's gates.
+
+Every function takes plain values (facts, gates, answers) and only draws them; no model math here.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+COLOURS = "Blues"  # gate 0 near-white, gate 1 dark blue, in the heatmap and the coloured story alike
+TOP_COLOUR = "#f59e0b"  # the most attended fact of each pass (star)
+SUPPORT_COLOUR = "#16a34a"  # supporting facts of a bAbI test question (green outline, tick)
+FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13)
+
+
+def wrap(text: str, width: int = 48, max_lines: int = 3) -> str:
+    """Text broken into <br>-joined lines for a Plotly axis label (long text ends in '…')."""
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > max_lines:
+        rest = textwrap.shorten(" ".join(lines[max_lines - 1 :]), width, placeholder="…")
+        lines = [*lines[: max_lines - 1], rest]
+    return "<br>".join(html.escape(line) for line in lines)
+
+
+def fact_labels(facts: Sequence[str], supporting: Sequence[int] = (), width: int = 48) -> list[str]:
+    """Unique axis labels '3. Mary went home.' (repeated sentences stay apart), supporting ones ticked."""
+    labels = []
+    for i, fact in enumerate(facts):
+        label = f"{i + 1}. {wrap(fact, width)}"
+        if i in supporting:
+            label = f"<span style='color:{SUPPORT_COLOUR}'><b>✔ {label}</b></span>"
+        labels.append(label)
+    return labels
+
+
+def gates_heatmap(
+    facts: Sequence[str],
+    gates: Sequence[Sequence[float]],
+    top_facts: Sequence[int],
+    supporting: Sequence[int] = (),
+    title: str | None = None,
+) -> go.Figure:
+    """Heatmap of the attention gates: one row per fact (story order), one column per pass.
+
+    top_facts: the most attended fact of each pass (Prediction.top_facts), marked with a star.
+    supporting: indices (into facts) of the facts a bAbI question needs, outlined in green.
+    """
+    passes = len(gates)
+    labels = fact_labels(facts, supporting)
+    columns = [f"Pass {p + 1}" for p in range(passes)]
+    z = [[gates[p][f] for p in range(passes)] for f in range(len(facts))]
+    custom = [[[f + 1, facts[f], p + 1] for p in range(passes)] for f in range(len(facts))]
+    # the value in the cell (blank below 0.01, to keep the picture calm), starred on each pass's top fact
+    cell_text = [
+        [("★ " if top_facts[p] == f else "") + (f"{g:.2f}" if g >= 0.005 else "") for p, g in enumerate(row)]
+        for f, row in enumerate(z)
+    ]
+    show_values = len(facts) * passes <= 400
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=columns,
+            y=labels,
+            zmin=0,
+            zmax=1,
+            colorscale=COLOURS,
+            colorbar=dict(title=dict(text="gate"), thickness=12, len=min(1.0, 12 / max(12, len(facts)))),
+            customdata=custom,
+            hovertemplate=(
+                "<b>Pass %{customdata[2]}</b>, fact %{customdata[0]}<br>%{customdata[1]}"
+                "<br>gate = %{z:.6f}<extra></extra>"
+            ),
+            text=cell_text if show_values else None,
+            texttemplate="%{text}" if show_values else None,
+            xgap=2,
+            ygap=2,
+            name="gates",
+        )
+    )
+    if not show_values:  # too many cells for text: stars as markers instead
+        stars = [(columns[p], labels[f]) for p, f in enumerate(top_facts) if 0 <= f < len(facts)]
+        fig.add_trace(
+            go.Scatter(
+                x=[x for x, _ in stars],
+                y=[y for _, y in stars],
+                mode="markers",
+                marker=dict(symbol="star", size=12, color=TOP_COLOUR, line=dict(color="black", width=1)),
+                name="★ most attended fact of the pass",
+                hoverinfo="skip",
+            )
+        )
+    for f in sorted(set(supporting)):
+        if 0 <= f < len(facts):
+            fig.add_shape(
+                type="rect", xref="x", yref="y", x0=-0.5, x1=passes - 0.5, y0=f - 0.5, y1=f + 0.5,
+                line=dict(color=SUPPORT_COLOUR, width=3),
+            )  # fmt: skip
+    if supporting:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(symbol="square-open", size=14, color=SUPPORT_COLOUR, line=dict(width=3)),
+                name="supporting fact (from the dataset)",
+            )
+        )
+    lines = sum(label.count("<br>") + 1 for label in labels)
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left") if title else None,
+        height=max(260, 130 + 22 * lines + 6 * len(facts)),
+        margin=dict(l=10, r=10, t=70 if title else 40, b=40 if supporting or not show_values else 10),
+        font=FONT,
+        showlegend=bool(supporting) or not show_values,
+        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, xanchor="left"),
+        plot_bgcolor="white",
+        xaxis=dict(side="top", type="category", fixedrange=True),
+        yaxis=dict(autorange="reversed", type="category", automargin=True, fixedrange=True),
+    )
+    return fig
+
+
+def top_answers_bar(
+    top_answers: Sequence[Sequence], answer: str | None = None, expected: str | None = None
+) -> go.Figure:
+    """Horizontal bars of the k most probable answers, best on top.
+
+    The model's answer is dark blue; a known right answer (Sample) is green.
+    """
+    names = [str(a) or "(nothing)" for a, _ in top_answers]
+    probs = [float(p) for _, p in top_answers]
+    colours = [
+        SUPPORT_COLOUR if expected is not None and a == expected else "#1d4ed8" if a == answer else "#93c5fd"
+        for a, _ in top_answers
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{p:.1%}" for p in probs],
+            textposition="auto",
+            hovertemplate="%{y}: p = %{x:.6f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=dict(text="Top answers (probability)", x=0, xanchor="left"),
+        height=80 + 36 * max(1, len(names)),
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        plot_bgcolor="white",
+        xaxis=dict(range=[0, 1.02], tickformat=".0%", dtick=0.25, fixedrange=True, gridcolor="#e5e7eb"),
+        yaxis=dict(autorange="reversed", type="category", automargin=True, fixedrange=True),
+        showlegend=False,
+    )
+    return fig
+
+
+def gate_colour(gate: float) -> str:
+    """The heatmap's colour for a gate value (0 near-white, 1 dark blue) as an rgb() string."""
+    return sample_colorscale(COLOURS, [min(1.0, max(0.0, float(gate)))])[0]
+
+
+def story_by_pass_html(
+    facts: Sequence[str],
+    gates: Sequence[Sequence[float]],
+    top_facts: Sequence[int],
+    pass_number: int,
+    supporting: Sequence[int] = (),
+) -> str:
+    """The story as HTML, each fact shaded by its gate on one pass (1-based), the top fact starred."""
+    if not facts or not gates:
+        return ""
+    p = min(max(int(pass_number), 1), len(gates)) - 1
+    row, top = gates[p], top_facts[p]
+    items = []
+    for i, fact in enumerate(facts):
+        g = row[i] if i < len(row) else 0.0
+        text_colour = "white" if g > 0.5 else "#111827"
+        marks = ""
+        if i == top:
+            marks += f" <span style='color:{TOP_COLOUR}' title='most attended fact of this pass'>★</span>"
+        if i in supporting:
+            marks += f" <span style='color:{SUPPORT_COLOUR}' title='supporting fact'>✔</span>"
+        items.append(
+            f"<li style='background:{gate_colour(g)};color:{text_colour}'>"
+            f"<span class='dmn-gate' style='color:{text_colour}'>{g:.2f}</span> "
+            f"<span class='dmn-idx' style='color:{text_colour}'>{i + 1}.</span> "
+            f"{html.escape(fact)}{marks}</li>"
+        )
+    return (
+        f"<div class='dmn-story'><div class='dmn-story-title'>Pass {p + 1} of {len(gates)}: "
+        f"darker = more attention (gate value on the left)</div><ol>{''.join(items)}</ol></div>"
+    )
+
+
+STORY_CSS = """
+.dmn-story ol { list-style: none; padding: 0; margin: 0; }
+.dmn-story li { padding: 3px 8px; margin: 2px 0; border-radius: 4px; font-size: 15px; }
+.dmn-story .dmn-gate { display: inline-block; min-width: 2.6em; font-family: ui-monospace, monospace;
+  font-size: 13px; opacity: 0.85; }
+.dmn-story .dmn-idx { opacity: 0.7; }
+.dmn-story-title { font-size: 13px; opacity: 0.8; margin-bottom: 4px; }
+"""

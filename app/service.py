@@ -1,0 +1,328 @@
+"""The app's model side: which checkpoints exist, cached predictors, asking, and bAbI test stories.
+
+Nothing here draws or knows about Gradio; every number the app shows comes from `dmn.predict`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
+from dmn.data import BABI_TASK_NAMES, Example, load_babi, resolve_data_dir
+from dmn.predict import InputError, Predictor
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_DIR = REPO / "checkpoints"
+DEFAULT_CHECKPOINT = "babi-joint"
+UNLIMITED_PASSES = 6  # the passes slider's end when a model can run any number of passes
+RESULT_KEYS = (
+    "answer", "confidence", "top_answers", "facts", "gates", "top_facts",
+    "unknown_words", "dropped_facts", "passes",
+)  # fmt: skip
+
+
+def user_checkpoint_dir() -> Path:
+    """Where the user's own checkpoints live: $DMN_CHECKPOINT_DIR, else ~/.cache/dmn/checkpoints."""
+    default = Path.home() / ".cache" / "dmn" / "checkpoints"
+    return Path(os.environ.get("DMN_CHECKPOINT_DIR") or default).expanduser()
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def list_checkpoints() -> list[CheckpointInfo]:
+    """The shipped checkpoints, then the user's own (JSON files only, no weights are read)."""
+    return find_checkpoints(SHIPPED_DIR, user_checkpoint_dir())
+
+
+def checkpoint_key(info: CheckpointInfo, infos: list[CheckpointInfo]) -> str:
+    """What the picker and the API call a checkpoint: its name, or its path when names clash."""
+    return info.name if sum(i.name == info.name for i in infos) == 1 else str(info.path)
+
+
+def checkpoint_label(info: CheckpointInfo) -> str:
+    """One picker line: name, description and mean test accuracy."""
+    accuracy = "not evaluated" if info.mean_accuracy is None else f"{info.mean_accuracy:.1%} test accuracy"
+    where = "" if info.path.parent == SHIPPED_DIR else " (yours)"
+    description = f" — {info.description}" if info.description else ""
+    return f"{info.name}{where}{description} · {accuracy}"
+
+
+def checkpoint_choices(infos: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
+    """(label, key) pairs for the checkpoint picker."""
+    infos = list_checkpoints() if infos is None else infos
+    return [(checkpoint_label(i), checkpoint_key(i, infos)) for i in infos]
+
+
+def default_checkpoint(infos: list[CheckpointInfo] | None = None) -> str | None:
+    """The shipped joint model when present, else the first checkpoint found, else None."""
+    infos = list_checkpoints() if infos is None else infos
+    keys = [checkpoint_key(i, infos) for i in infos]
+    return DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else (keys[0] if keys else None)
+
+
+def resolve_checkpoint(key: str | None) -> tuple[str, CheckpointInfo]:
+    """(picker key, info) of the checkpoint a key, a name or a listed path names; else CheckpointError.
+
+    An empty key means the default checkpoint.
+    """
+    infos = list_checkpoints()
+    key = (key or "").strip() or default_checkpoint(infos) or ""
+    for info in infos:
+        if key in (checkpoint_key(info, infos), info.name, str(info.path)):
+            return checkpoint_key(info, infos), info
+    if not infos:
+        raise CheckpointError(
+            f"No checkpoints found in {SHIPPED_DIR} or {user_checkpoint_dir()}: train one with "
+            "`python -m dmn train ... --out <folder>` into either."
+        )
+    names = ", ".join(checkpoint_key(i, infos) for i in infos)
+    raise CheckpointError(
+        f"No checkpoint called {key!r}. Available: {names}. "
+        f"Your own checkpoints go in {user_checkpoint_dir()} ($DMN_CHECKPOINT_DIR)."
+    )
+
+
+class PredictorCache:
+    """Loaded predictors by checkpoint path, the most recently used kept.
+
+    A checkpoint directory that was replaced on disk (a newer training result) is loaded again.
+    """
+
+    def __init__(self, size: int = 4, device: str = "auto") -> None:
+        self.size = size
+        self.device = device
+        self._items: OrderedDict[Path, tuple[tuple[int, int], Predictor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int]:
+        try:
+            stat = (path / "model.safetensors").stat()
+        except OSError:
+            raise CheckpointError(f"{path}: missing model.safetensors") from None
+        return stat.st_ino, stat.st_mtime_ns
+
+    def get(self, path: str | os.PathLike) -> Predictor:
+        """The predictor of this checkpoint directory, loaded once (CheckpointError if it cannot be)."""
+        path = Path(path).resolve()
+        with self._lock:
+            stamp = self._stamp(path)
+            hit = self._items.get(path)
+            if hit is not None and hit[0] == stamp:
+                self._items.move_to_end(path)
+                return hit[1]
+            predictor = Predictor.load(path, device=self.device)
+            self._items[path] = (stamp, predictor)
+            self._items.move_to_end(path)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return predictor
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+PREDICTORS = PredictorCache()
+
+
+@dataclass
+class ModelSummary:
+    """What the UI shows about a loaded checkpoint besides its answers."""
+
+    key: str
+    info: CheckpointInfo
+    config: dict
+    metrics: dict
+    trained_passes: int
+    max_passes: int | None  # None: any number of passes
+    vocabulary: list[str]  # input words the model knows (special tokens left out)
+    device: str
+
+    @property
+    def slider_max(self) -> int:
+        """The passes slider's end: the model's limit, or a few passes past training when unlimited."""
+        return self.max_passes or max(UNLIMITED_PASSES, self.trained_passes)
+
+
+def summarize(key: str | None) -> ModelSummary:
+    """Load (or reuse) a checkpoint and describe it; CheckpointError when it cannot be loaded."""
+    key, info = resolve_checkpoint(key)
+    predictor = PREDICTORS.get(info.path)
+    return ModelSummary(
+        key=key,
+        info=info,
+        config=predictor.checkpoint.config,
+        metrics=predictor.checkpoint.metrics,
+        trained_passes=predictor.model.config.passes,
+        max_passes=predictor.max_passes,
+        vocabulary=[w for w in predictor.vocab.words if not w.startswith("<")],
+        device=str(predictor.device),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Asking
+
+
+def on_gpu(fn: Callable) -> Callable:
+    """`spaces.GPU(fn)` on Hugging Face ZeroGPU Spaces (when `spaces` is importable), else fn as is."""
+    try:
+        import spaces  # type: ignore[import-not-found]
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
+
+
+def empty_result(checkpoint: str | None, error: str | None = None) -> dict[str, Any]:
+    """The result layout with no prediction in it (every key present, so API users can rely on it)."""
+    return {
+        "checkpoint": checkpoint,
+        **dict.fromkeys(RESULT_KEYS),
+        "warning": None,
+        "error": error,
+        "device": None,
+        "seconds": None,
+    }
+
+
+@on_gpu
+def _predict(path: str, story: str, question: str, passes: int | None) -> dict[str, Any]:
+    """The one GPU-bound step: strings in, a plain dict out (picklable, as ZeroGPU needs)."""
+    predictor = PREDICTORS.get(path)
+    start = time.perf_counter()
+    prediction = predictor.predict(story, question, passes=passes, top_k=5)
+    result = prediction.to_dict()
+    result["top_answers"] = [[answer, p] for answer, p in prediction.top_answers]
+    result["device"] = str(predictor.device)
+    result["seconds"] = round(time.perf_counter() - start, 4)
+    result["max_facts"] = predictor.model.config.max_facts
+    return result
+
+
+def _passes(value: Any) -> int | None:
+    if value in (None, "", 0):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"Passes must be a whole number, not {value!r}.") from None
+    if not number.is_integer():
+        raise InputError(f"Passes must be a whole number, not {value!r}.")
+    return int(number)
+
+
+def warning_text(unknown_words: list[str], dropped_facts: int, max_facts: int | None = None) -> str | None:
+    """The user-facing warning about unknown words and sentences beyond the model's memory."""
+    parts = []
+    if unknown_words:
+        words = ", ".join(f'"{w}"' for w in unknown_words)
+        plural = "words are" if len(unknown_words) > 1 else "word is"
+        parts.append(
+            f"{len(unknown_words)} {plural} not in this model's vocabulary: {words}. "
+            "The model reads each as an unknown word and still answers, but it cannot know what they mean."
+        )
+    if dropped_facts:
+        limit = f" ({max_facts} sentences)" if max_facts else ""
+        parts.append(
+            f"The story is longer than the model's memory{limit}: its first {dropped_facts} "
+            f"sentence{'s were' if dropped_facts > 1 else ' was'} not read."
+        )
+    return " ".join(parts) or None
+
+
+def ask(story: str | None, question: str | None, checkpoint: str | None = None, passes: Any = None) -> dict:
+    """Answer a question about a story with a checkpoint; never raises for bad input.
+
+    Returns `Prediction.to_dict()` plus "checkpoint", "warning" (unknown words, unread sentences),
+    "error" (a message instead of a prediction), "device" and "seconds".
+    """
+    try:
+        key, info = resolve_checkpoint(checkpoint)
+    except CheckpointError as err:
+        return empty_result(checkpoint, str(err))
+    try:
+        result = _predict(str(info.path), story or "", question or "", _passes(passes))
+    except (InputError, CheckpointError) as err:
+        return empty_result(key, str(err))
+    max_facts = result.pop("max_facts", None)
+    return {
+        "checkpoint": key,
+        **result,
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts),
+        "error": None,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# bAbI test stories
+
+
+@dataclass
+class SampleStory:
+    """A random bAbI test question, written out for the story and question boxes."""
+
+    task: int
+    story: str  # one sentence per line
+    question: str
+    answer: str  # as the model writes it: words joined by ","
+    supporting: list[int]  # indices of the supporting sentences in the story
+
+
+
+# bAbI's people and animals, capitalised again for display (the model lower-cases everything anyway)
+NAMES = frozenset(
+    "antoine bernhard bill brian daniel emily fred gertrude greg jason jeff jessica john julie julius "
+    "lily mary sandra sumit winona yann".split()
+)
+
+
+def _words(tokens: list[str]) -> str:
+    text = " ".join(t.capitalize() if t in NAMES else t for t in tokens)
+    return text[:1].upper() + text[1:]
+
+
+def sentence(tokens: list[str]) -> str:
+    """bAbI tokens back to a sentence for display: 'mary went home' -> 'Mary went home.'"""
+    return _words(tokens) + "."
+
+
+def question_text(tokens: list[str]) -> str:
+    """bAbI question tokens for display: 'where is daniel' -> 'Where is Daniel?'"""
+    return _words(tokens) + "?"
+
+
+def task_choices() -> list[tuple[str, int]]:
+    """(label, task id) pairs for the Sample picker: '2 · two supporting facts'."""
+    return [(f"{i} · {name}", i) for i, name in BABI_TASK_NAMES.items()]
+
+
+@lru_cache(maxsize=40)
+def _test_set(task_id: int, data_dir: str) -> tuple[Example, ...]:
+    return tuple(load_babi([task_id], "1k", "test", data_dir=data_dir))
+
+
+def random_test_story(task_id: int, rng: random.Random | None = None) -> SampleStory:
+    """A random test question of a bAbI task; DataNotFoundError (with how to get the data) if absent."""
+    task_id = int(task_id)
+    if task_id not in BABI_TASK_NAMES:
+        raise ValueError(f"bAbI has tasks 1-20, not {task_id}")
+    example = (rng or random).choice(_test_set(task_id, str(resolve_data_dir())))
+    return SampleStory(
+        task=task_id,
+        story="\n".join(sentence(tokens) for tokens in example.context),
+        question=question_text(example.question),
+        answer=",".join(example.answer),
+        supporting=list(example.supporting),
+    )

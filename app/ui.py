@@ -1,0 +1,291 @@
+"""The Gradio page: `build_demo()` wires the inputs to `app.service` and its results to `app.plots`.
+
+Events: Run (and Enter in the question box) calls the public API endpoint "ask", which returns the
+prediction as JSON; a second step draws that JSON. Sample and the classroom examples fill the boxes
+and then run the same two steps. Nothing here computes anything about the model.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import asdict
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from app import plots, service, texts  # noqa: E402
+from app.examples import EXAMPLES, find_example  # noqa: E402
+from dmn.checkpoint import CheckpointError  # noqa: E402
+from dmn.data import BABI_TASK_NAMES, DataFormatError, DataNotFoundError  # noqa: E402
+from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES  # noqa: E402
+
+TITLE = "Dynamic Memory Network: where does it look?"
+CSS = (
+    plots.STORY_CSS
+    + """
+#answer h2 { margin: 0.2em 0; }
+.gradio-container { max-width: 1200px !important; }
+"""
+)
+TOAST_SECONDS = 6  # warnings also stay on the page, in the status line under the answer
+LAUNCH_KWARGS: dict[str, Any] = {"css": CSS, "footer_links": ["api", "settings"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Event handlers (each turns library errors into messages; none draws model math)
+
+
+def ask(story: str, question: str, checkpoint: str = "", passes: int = 0) -> dict:
+    """Answer a question about a story with a DMN checkpoint; bad input gives "error", not an exception.
+
+    Args:
+        story: the story, one sentence per line (or free text, split at . ! ?).
+        question: a question about it, e.g. "Where is the football?".
+        checkpoint: a checkpoint name as the picker lists it (empty: the shipped babi-joint).
+        passes: memory passes (0: the number the model was trained with).
+
+    Returns:
+        Prediction.to_dict() (answer, confidence, top_answers, facts, gates [pass][fact], top_facts,
+        unknown_words, dropped_facts, passes) plus "checkpoint", "warning", "error", "device", "seconds".
+    """
+    return service.ask(story, question, checkpoint, passes)
+
+
+def known_answer(sample: dict | None, story: str, question: str) -> tuple[str, list[int], str] | None:
+    """(answer, supporting story lines, origin) when this story and question are a Sample or an example."""
+    story, question = (story or "").strip(), (question or "").strip()
+    if sample and sample.get("story", "").strip() == story and sample.get("question", "").strip() == question:
+        return sample["answer"], list(sample["supporting"]), "test"
+    example = find_example(story, question)
+    if example is not None:
+        return example.answer, list(example.supporting), "example"
+    return None
+
+
+def shown_supporting(result: dict, known: tuple[str, list[int], str] | None) -> tuple[list[int], int]:
+    """Supporting facts as indices into the facts the model read, and how many were not read."""
+    if not known or not result.get("facts"):
+        return [], 0
+    dropped = result.get("dropped_facts") or 0
+    indices = [s - dropped for s in known[1]]
+    return [i for i in indices if 0 <= i < len(result["facts"])], sum(i < 0 for i in indices)
+
+
+def render(result: dict | None, sample: dict | None, story: str, question: str) -> tuple:
+    """Draw a result of `ask`: answer, verdict, warnings, top answers, gates heatmap, per-pass story."""
+    known = known_answer(sample, story, question)
+    watch = gr.update() if known else ""  # a note about an example or a test story, not about other text
+    no_plots = (None, None, gr.update(visible=False), "", watch)
+    if not result:
+        return ("", "", *no_plots)
+    if result.get("error"):
+        gr.Warning(result["error"], duration=TOAST_SECONDS)
+        return ("", f"**✘ {html.escape(result['error'], quote=False)}**", *no_plots)
+    supporting, unread = shown_supporting(result, known)
+    answer = result["answer"] or "(no answer)"
+    lines = [
+        f"## Answer: {html.escape(answer)}",
+        f"Confidence **{result['confidence']:.1%}** · {result['passes']} passes · checkpoint "
+        f"`{result['checkpoint']}` · {result['device']}",
+    ]
+    if known:
+        lines.append(
+            "\n### ✔ Correct!"
+            if result["answer"] == known[0]
+            else f"\n### ✘ Wrong, the answer is {html.escape(known[0])}."
+        )
+    status = []
+    if result.get("warning"):
+        gr.Warning(result["warning"], duration=TOAST_SECONDS)
+        status.append(f"**⚠ Warning:** {html.escape(result['warning'], quote=False)}")
+    if unread:
+        status.append(
+            f"**⚠ Note:** {unread} of the supporting facts are among the sentences the model did not read."
+        )
+    facts, gates, top = result["facts"], result["gates"], result["top_facts"]
+    return (
+        "\n".join(lines),
+        "\n\n".join(status),
+        plots.top_answers_bar(result["top_answers"], result["answer"], known[0] if known else None),
+        plots.gates_heatmap(facts, gates, top, supporting),
+        gr.update(visible=len(gates) > 1, maximum=max(2, len(gates)), value=1),
+        plots.story_by_pass_html(facts, gates, top, 1, supporting),
+        watch,
+    )
+
+
+def show_pass(result: dict | None, sample: dict | None, story: str, question: str, pass_number: float) -> str:
+    """The story coloured by one pass's gates."""
+    if not result or result.get("error") or not result.get("gates"):
+        return ""
+    supporting, _ = shown_supporting(result, known_answer(sample, story, question))
+    return plots.story_by_pass_html(
+        result["facts"], result["gates"], result["top_facts"], int(pass_number), supporting
+    )
+
+
+def sample(task: int) -> tuple[str, str, dict, str]:
+    """A random bAbI test story of a task: fills the story and question boxes."""
+    try:
+        test = service.random_test_story(int(task))
+    except DataNotFoundError as err:
+        raise gr.Error(
+            f"No bAbI test data on this machine. {err} "
+            "(`python -m dmn download babi` puts it in ~/.cache/dmn/data.)",
+            duration=None,
+            print_exception=False,
+        ) from None
+    except (DataFormatError, ValueError, OSError) as err:
+        raise gr.Error(f"Could not read a bAbI test story: {err}", print_exception=False) from None
+    note = (
+        f"**Random test story, task {test.task} · {BABI_TASK_NAMES[test.task]}.** The facts the dataset "
+        "says are needed to answer are ticked ✔ and outlined in green in the plots."
+    )
+    return test.story, test.question, asdict(test), note
+
+
+def choose_checkpoint(key: str) -> tuple:
+    """A new checkpoint: its passes range, model card and vocabulary."""
+    try:
+        summary = service.summarize(key)
+    except CheckpointError as err:
+        gr.Warning(str(err), duration=TOAST_SECONDS)
+        return gr.update(), f"**✘ {html.escape(str(err))}**", gr.update()
+    return (
+        gr.update(maximum=summary.slider_max, value=summary.trained_passes, info=passes_info(summary)),
+        texts.model_card(summary),
+        vocabulary_md(summary),
+    )
+
+
+def refresh_checkpoints(current: str | None) -> Any:
+    """Re-read the checkpoint folders when the page opens (a user may have trained a new one)."""
+    infos = service.list_checkpoints()
+    value = current or service.default_checkpoint(infos)
+    return gr.update(choices=service.checkpoint_choices(infos), value=value)
+
+
+def passes_info(summary: service.ModelSummary | None) -> str:
+    if summary is None:
+        return "How many times the memory reads the story."
+    limit = "any number works" if summary.max_passes is None else f"at most {summary.max_passes}"
+    return f"How many times the memory reads the story (trained with {summary.trained_passes}; {limit})."
+
+
+def vocabulary_md(summary: service.ModelSummary | None) -> str:
+    if summary is None:
+        return ""
+    return f"{len(summary.vocabulary)} words: " + ", ".join(summary.vocabulary)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def build_demo() -> gr.Blocks:
+    """The whole app: an Ask tab (story, question, plots, Sample, classroom examples) and an About tab."""
+    infos = service.list_checkpoints()
+    default = service.default_checkpoint(infos)
+    try:
+        summary = service.summarize(default) if default else None
+    except CheckpointError:
+        summary = None
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        sample_state = gr.State(None)
+        gr.Markdown(texts.INTRO)
+        with gr.Tab("Ask", id="ask"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5):
+                    checkpoint = gr.Dropdown(
+                        service.checkpoint_choices(infos),
+                        value=default,
+                        label="Checkpoint",
+                        info="Shipped models and your own (from $DMN_CHECKPOINT_DIR).",
+                        allow_custom_value=True,
+                    )
+                    story = gr.Textbox(
+                        label="Story (one sentence per line)",
+                        lines=8,
+                        max_lines=24,
+                        placeholder="Mary went to the kitchen.\nJohn picked up the football.\n...",
+                        info=f"At most {MAX_SENTENCES} sentences and {MAX_CHARACTERS:,} characters.",
+                        elem_id="story",
+                    )
+                    question = gr.Textbox(label="Question", placeholder="Where is Mary?", elem_id="question")
+                    passes = gr.Slider(
+                        1,
+                        summary.slider_max if summary else service.UNLIMITED_PASSES,
+                        value=summary.trained_passes if summary else 3,
+                        step=1,
+                        label="Passes",
+                        info=passes_info(summary),
+                    )
+                    run = gr.Button("Run", variant="primary", elem_id="run")
+                    with gr.Row(equal_height=True):
+                        task = gr.Dropdown(
+                            service.task_choices(), value=1, label="bAbI task", scale=3, elem_id="task"
+                        )
+                        sample_btn = gr.Button("Sample", scale=1, elem_id="sample")
+                with gr.Column(scale=4):
+                    answer_md = gr.Markdown(elem_id="answer")
+                    status_md = gr.Markdown(elem_id="status")
+                    watch_md = gr.Markdown(elem_id="watch")
+                    top_plot = gr.Plot(show_label=False, elem_id="top-answers")
+            gr.Markdown(texts.GATES_HELP)
+            gates_plot = gr.Plot(show_label=False, elem_id="gates")
+            pass_slider = gr.Slider(
+                1, 3, value=1, step=1, label="Show pass", info=texts.PASS_VIEW_HELP, visible=False,
+                elem_id="pass-slider",
+            )
+            pass_html = gr.HTML(elem_id="story-by-pass")
+            gr.Markdown("### Classroom examples\nPick one: it fills the boxes, runs, and says what to watch.")
+            examples = gr.Examples(
+                [[e.story, e.question, e.note] for e in EXAMPLES],
+                inputs=[story, question, watch_md],
+                example_labels=[f"{e.title}: {e.question}" for e in EXAMPLES],
+                label=None,
+                examples_per_page=len(EXAMPLES),
+            )
+            with gr.Accordion("Raw output: what the `ask` API returns", open=False):
+                result_json = gr.JSON(label="ask", elem_id="result-json")
+            with gr.Accordion("Words this model knows", open=False):
+                vocab_md = gr.Markdown(vocabulary_md(summary))
+        with gr.Tab("About", id="about"):
+            gr.Markdown(texts.ABOUT, latex_delimiters=texts.LATEX)
+            card_md = gr.Markdown(texts.model_card(summary) if summary else "No checkpoint found.")
+
+        ask_inputs = [story, question, checkpoint, passes]
+        draw = dict(
+            fn=render,
+            inputs=[result_json, sample_state, story, question],
+            outputs=[answer_md, status_md, top_plot, gates_plot, pass_slider, pass_html, watch_md],
+            api_visibility="private",
+        )
+        model = dict(fn=ask, inputs=ask_inputs, outputs=[result_json], concurrency_id="model")
+        gr.api(ask, api_name="ask", concurrency_id="model")
+        gr.on([run.click, question.submit], **model, api_visibility="private").then(**draw)
+        sample_btn.click(
+            sample, [task], [story, question, sample_state, watch_md], api_name="sample"
+        ).success(**model, api_visibility="private").then(**draw)
+        examples.load_input_event.then(**model, api_visibility="private").then(**draw)
+        pass_slider.input(
+            show_pass,
+            [result_json, sample_state, story, question, pass_slider],
+            [pass_html],
+            api_visibility="private",
+        )
+        checkpoint.change(
+            choose_checkpoint, [checkpoint], [passes, card_md, vocab_md], api_visibility="private"
+        )
+        demo.load(refresh_checkpoints, [checkpoint], [checkpoint], api_visibility="private")
+    return demo
+
+
+def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> Any:
+    """Launch the app with its CSS and theme (Gradio 6 takes them in launch(), not Blocks())."""
+    demo = demo or build_demo()
+    return demo.launch(**{**LAUNCH_KWARGS, **kwargs})

@@ -1,0 +1,155 @@
+"""Benchmark of the Gradio app: process start to serving, and Ask round trips through the HTTP API.
+
+    python bench/bench_app.py [--calls 50] [--runs 3]
+
+Starts `python app.py` as a subprocess on a free port (`--runs` times), measures the seconds from
+process start until the page answers, then times `--calls` calls to the "ask" endpoint of the last
+server and prints the median and p90 of three ways to call it:
+
+- gradio_client as is: `Client(url).predict(..., api_name="/ask")`. gradio_client 2.x opens a new
+  httpx client for every request, and with it a new SSL context with the CA bundle loaded, even
+  for a plain-http URL: that costs tens of milliseconds per call on a busy machine.
+- gradio_client with one SSL context made once and reused (`ssl_verify=ssl.create_default_context()`;
+  verification stays on), which leaves the client's own polling and the server.
+- the bare HTTP API: POST /gradio_api/call/ask, then GET the event's result (what curl would do).
+
+Targets: start <= 8 s, median round trip <= 100 ms. Figures, not a test: nothing fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STORY = "Mary moved to the bathroom.\nJohn went to the hallway.\nJohn moved to the office."
+QUESTION = "Where is John?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, timeout: float = 120.0) -> tuple[subprocess.Popen, float]:
+    """Start app.py on a port; return the process and the seconds until GET / answered 200."""
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return proc, time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"app.py did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(call, n: int) -> list[float]:
+    for _ in range(5):  # warm-up
+        call()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def raw_http_call(base: str):
+    """One ask through the bare HTTP API, with a kept-alive connection."""
+    import httpx
+
+    http = httpx.Client(base_url=base, timeout=30)
+
+    def call() -> dict:
+        event = http.post("/gradio_api/call/ask", json={"data": [STORY, QUESTION, "", 0]}).json()["event_id"]
+        stream = http.get(f"/gradio_api/call/ask/{event}").text
+        data = [line[5:] for line in stream.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1])[0]
+
+    return call
+
+
+def report(name: str, times: list[float]) -> None:
+    print(
+        f"ask round trip, {name} (ms): median {statistics.median(times) * 1000:.1f}, "
+        f"p90 {percentile(times, 0.9) * 1000:.1f} over {len(times)} calls"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=50, help="timed ask calls")
+    parser.add_argument("--runs", type=int, default=3, help="server starts to time")
+    args = parser.parse_args()
+
+    from gradio_client import Client
+
+    startups = []
+    proc = None
+    for run in range(args.runs):
+        if proc is not None:
+            stop(proc)
+        port = free_port()
+        proc, seconds = start_server(port)
+        startups.append(seconds)
+        print(f"start {run + 1}: serving after {seconds:.2f} s")
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        client = Client(base, verbose=False, analytics_enabled=False)
+        first = time.perf_counter()
+        result = client.predict(STORY, QUESTION, "", 0, api_name="/ask")
+        print(f"first ask: {(time.perf_counter() - first) * 1000:.0f} ms -> {result['answer']!r}")
+        default = timed(lambda: client.predict(STORY, QUESTION, "", 0, api_name="/ask"), args.calls)
+        context = ssl.create_default_context()
+        reusing = Client(base, verbose=False, analytics_enabled=False, ssl_verify=context)
+        reused = timed(lambda: reusing.predict(STORY, QUESTION, "", 0, api_name="/ask"), args.calls)
+        call = raw_http_call(base)
+        assert call()["answer"] == result["answer"]
+        raw = timed(call, args.calls)
+    finally:
+        stop(proc)
+    print(
+        f"startup (s): median {statistics.median(startups):.2f}, min {min(startups):.2f}, "
+        f"max {max(startups):.2f} over {len(startups)} starts (target <= 8)"
+    )
+    report("gradio_client as is", default)
+    report("gradio_client reusing one SSL context", reused)
+    report("bare HTTP API", raw)
+    print("target: median <= 100 ms")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The Gradio app: its HTTP API through gradio_client against a launched server, and its parts."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+gr = pytest.importorskip("gradio")
+Client = pytest.importorskip("gradio_client").Client
+
+from app import plots, service, texts, ui  # noqa: E402
+from app.examples import EXAMPLES  # noqa: E402
+from dmn.data import tokenize  # noqa: E402
+from dmn.predict import MAX_SENTENCES  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # pandas 3 notes in gradio
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "checkpoints" / "babi-joint"
+STORY = "Mary went to the kitchen.\nJohn went to the garden.\nMary travelled to the office."
+QUESTION = "Where is Mary?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    demo = ui.build_demo()
+    port = free_port()
+    ui.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False, analytics_enabled=False, download_files=False)
+
+
+def ask(client, story=STORY, question=QUESTION, checkpoint="", passes=0) -> dict:
+    return client.predict(story, question, checkpoint, passes, api_name="/ask")
+
+
+# --------------------------------------------------------------------------------------------
+# Through the HTTP API
+
+
+def test_ask_endpoint_is_named_and_documented(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/ask" in endpoints
+    assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == [
+        "story", "question", "checkpoint", "passes",
+    ]  # fmt: skip
+
+
+def test_known_story_gets_the_right_answer(client):
+    result = ask(client)
+    assert result["answer"] == "office"
+    assert result["error"] is None and result["warning"] is None
+    assert result["checkpoint"] == "babi-joint"
+    assert 0 < result["confidence"] <= 1
+    assert result["top_answers"][0] == [result["answer"], result["confidence"]]
+    assert len(result["top_answers"]) == 5
+
+
+def test_gates_have_passes_by_facts_values(client):
+    result = ask(client)
+    assert result["facts"] == STORY.splitlines()
+    assert result["passes"] == 3 and len(result["gates"]) == 3
+    assert all(len(row) == len(result["facts"]) for row in result["gates"])
+    assert all(0 <= g <= 1 for row in result["gates"] for g in row)
+    assert result["top_facts"] == [row.index(max(row)) for row in result["gates"]]
+    one = ask(client, passes=1)
+    assert len(one["gates"]) == 1 and one["passes"] == 1
+
+
+def test_unknown_words_give_a_warning_and_an_answer(client):
+    result = ask(client, "Mary teleported to the moon.\nJohn went to the garden.", "Where is Mary?")
+    assert result["unknown_words"] == ["teleported", "moon"]
+    assert '"teleported"' in result["warning"] and '"moon"' in result["warning"]
+    assert result["error"] is None and result["answer"]
+
+
+@pytest.mark.parametrize(
+    "story, question, message",
+    [
+        ("", QUESTION, "story is empty"),
+        ("   \n  ", QUESTION, "story is empty"),
+        (STORY, "", "question is empty"),
+        ("Mary went home.\n" * (MAX_SENTENCES + 1), QUESTION, f"limit is {MAX_SENTENCES} sentences"),
+    ],
+)
+def test_bad_input_gives_a_message_not_an_exception(client, story, question, message):
+    result = ask(client, story, question)
+    assert message in result["error"]
+    assert result["answer"] is None and result["gates"] is None
+
+
+def test_bad_passes_and_checkpoint_give_messages(client):
+    assert "passes" in ask(client, passes=99)["error"]
+    error = ask(client, checkpoint="no-such-model")["error"]
+    assert "no-such-model" in error and "babi-joint" in error
+
+
+def test_sample_endpoint_fills_a_test_story(client, data_dir, monkeypatch):
+    monkeypatch.setenv("DMN_DATA_DIR", str(data_dir))
+    story, question, note = client.predict(2, api_name="/sample")
+    assert len(story.splitlines()) >= 2 and question.endswith("?")
+    assert "task 2" in note
+    assert ask(client, story, question)["error"] is None
+
+
+def test_sample_without_data_explains_how_to_get_it(client, tmp_path, monkeypatch):
+    monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path))
+    with pytest.raises(Exception, match="python -m dmn download babi"):
+        client.predict(1, api_name="/sample")
+
+
+def test_python_app_py_serves_the_shipped_checkpoint():
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, "app.py exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    assert page.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "app.py did not serve within 90 s"
+                time.sleep(0.2)
+        app_client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
+        assert ask(app_client)["answer"] == "office"
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+# --------------------------------------------------------------------------------------------
+# The parts
+
+
+def test_render_draws_a_result_and_says_whether_it_was_right():
+    result = service.ask(STORY, QUESTION)
+    sample = {"story": STORY, "question": QUESTION, "answer": "office", "supporting": [2]}
+    answer, status, bars, heatmap, slider, story_html, _ = ui.render(result, sample, STORY, QUESTION)
+    assert "Answer: office" in answer and "Correct!" in answer and status == ""
+    assert len(heatmap.data[0].z) == 3 and len(heatmap.data[0].z[0]) == 3  # facts x passes
+    assert len(heatmap.layout.shapes) == 1  # the supporting fact outlined
+    assert bars.data[0].y[0] == "office"
+    assert "Pass 1 of 3" in story_html
+    wrong = dict(sample, answer="garden")
+    assert "Wrong, the answer is garden" in ui.render(result, wrong, STORY, QUESTION)[0]
+    assert "Correct" not in ui.render(result, sample, STORY + "\nJohn went home.", QUESTION)[0]
+
+
+def test_render_shows_errors_and_warnings():
+    with pytest.warns(UserWarning, match="story is empty"):  # gr.Warning outside a request
+        answer, status, bars, heatmap, _, _, watch = ui.render(service.ask("", QUESTION), None, "", QUESTION)
+    assert answer == "" and "story is empty" in status and bars is None and heatmap is None
+    assert watch == ""  # no stale note about an example
+    with pytest.warns(UserWarning, match="vocabulary"):
+        status = ui.render(service.ask("Mary flew to the moon.", QUESTION), None, "", "")[1]
+    assert "Warning" in status and '"flew"' in status
+
+
+def test_supporting_facts_map_onto_the_facts_read():
+    result = {"facts": ["c", "d", "e"], "dropped_facts": 2}
+    assert ui.shown_supporting(result, ("x", [3, 1, 4], "test")) == ([1, 2], 1)
+    assert ui.shown_supporting(result, None) == ([], 0)
+
+
+def test_curated_examples_cover_tasks_in_the_shipped_vocabulary():
+    vocab = json.loads((SHIPPED / "vocab.json").read_text())
+    words, answers = set(vocab["words"]), set(vocab["answers"])
+    assert len(EXAMPLES) >= 6 and len({e.task for e in EXAMPLES}) >= 6
+    for e in EXAMPLES:
+        assert set(tokenize(e.story + " " + e.question)) <= words, e.title
+        assert set(e.answer.split(",")) <= answers, e.title
+        lines = e.story.splitlines()
+        assert all(0 <= s < len(lines) for s in e.supporting) and e.watch
+
+
+def test_heatmap_keeps_repeated_sentences_apart_and_marks_top_facts():
+    facts = ["Mary went home.", "Mary went home.", "John went <b>out</b>."]
+    gates = [[0.1, 0.8, 0.1], [0.0, 0.0, 1.0]]
+    fig = plots.gates_heatmap(facts, gates, [1, 2], supporting=[2])
+    labels = fig.data[0].y
+    assert len(set(labels)) == 3 and "&lt;b&gt;" in labels[2] and "✔" in labels[2]
+    text = fig.data[0].text
+    assert text[1][0] == "★ 0.80" and text[2][1] == "★ 1.00" and text[0][1] == ""
+    html = plots.story_by_pass_html(facts, gates, [1, 2], 2)
+    assert "&lt;b&gt;out" in html and "<b>out" not in html and "Pass 2 of 2" in html
+
+
+def test_on_gpu_uses_spaces_only_when_importable(monkeypatch):
+    def fn():
+        return 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import fails
+    assert service.on_gpu(fn) is fn
+    monkeypatch.setitem(sys.modules, "spaces", SimpleNamespace(GPU=lambda f: ("gpu", f)))
+    assert service.on_gpu(fn) == ("gpu", fn)
+
+
+def test_predictors_are_cached_per_path_and_reloaded_when_replaced(tmp_path):
+    path = shutil.copytree(SHIPPED, tmp_path / "copy")
+    cache = service.PredictorCache(size=1, device="cpu")
+    first = cache.get(path)
+    assert cache.get(path) is first
+    stat = (path / "model.safetensors").stat()
+    os.utime(path / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cache.get(path) is not first
+
+
+def test_user_checkpoints_are_listed_and_usable(tmp_path, monkeypatch):
+    monkeypatch.setenv("DMN_CHECKPOINT_DIR", str(tmp_path))
+    shutil.copytree(SHIPPED, tmp_path / "mine")
+    labels = dict((key, label) for label, key in service.checkpoint_choices())
+    assert "babi-joint" in labels and "(yours)" in labels["mine"]
+    assert service.ask(STORY, QUESTION, "mine")["checkpoint"] == "mine"
+    shutil.copytree(SHIPPED, tmp_path / "babi-joint")  # same name as the shipped one: keyed by path
+    keys = [key for _, key in service.checkpoint_choices()]
+    assert str(tmp_path / "babi-joint") in keys and "babi-joint" not in keys
+
+
+def test_choosing_a_checkpoint_sets_passes_card_and_vocabulary():
+    passes, card, vocabulary = ui.choose_checkpoint("babi-joint")
+    assert passes["maximum"] == 3 and passes["value"] == 3
+    assert "Model card: `babi-joint`" in card and "mary" in vocabulary
+    with pytest.warns(UserWarning, match="No checkpoint called"):
+        assert "No checkpoint called" in ui.choose_checkpoint("nope")[1]
+    assert ui.refresh_checkpoints(None)["value"] == "babi-joint"
+
+
+def test_model_card_shows_accuracy_settings_and_command():
+    summary = SimpleNamespace(
+        key="m",
+        info=SimpleNamespace(description="A test model", path=Path("/x/m")),
+        config={"variant": "dmn+", "task": "babi:1", "size": "1k", "model": {"hidden": 80},
+                "train": {"epochs": 3}, "command": "python -m dmn train --task babi:1"},
+        metrics={"test_accuracy": {"babi:1": 0.97}, "mean": 0.97, "passed": 1, "tasks": 1},
+        trained_passes=3, max_passes=3, vocabulary=["mary"], device="cpu",
+    )  # fmt: skip
+    card = texts.model_card(summary)
+    assert "| 1 | single supporting fact | 97.0% | 100.0% |" in card
+    assert "Mean **97.0%**, 1/1 tasks passed" in card
+    assert "python -m dmn train --task babi:1" in card and '"epochs": 3' in card
+    summary.metrics = {"status": "training"}
+    assert "No test results" in texts.model_card(summary)

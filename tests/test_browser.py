@@ -1,0 +1,132 @@
+"""The app in a real browser: Playwright driving Debian's chromium (skipped where it is absent)."""
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium: apt-get install chromium"),
+    pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
+]
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("gradio")
+
+from app import ui  # noqa: E402
+from tests.conftest import shared_data_dir  # noqa: E402
+
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+STORY = "Mary went to the kitchen.\nJohn went to the garden.\nMary travelled to the office."
+TIMEOUT = 30_000  # ms
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    demo = ui.build_demo()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture
+def page(app_url):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT)
+        page.requests = []
+        page.on("request", lambda request: page.requests.append(request.url))
+        page.goto(app_url)
+        page.wait_for_selector("#run")
+        yield page
+        browser.close()
+
+
+def run(page, story: str, question: str) -> None:
+    page.locator("#story textarea").fill(story)
+    page.locator("#question textarea, #question input").first.fill(question)
+    page.click("#run")
+
+
+def wait_text(page, selector: str, pattern: str) -> str:
+    """Wait until the element's text matches the regular expression; return the text."""
+    page.wait_for_function(
+        "([sel, pat]) => { const e = document.querySelector(sel); "
+        "return e && new RegExp(pat).test(e.innerText); }",
+        arg=[selector, pattern],
+    )
+    return page.inner_text(selector)
+
+
+def settle(page) -> None:
+    """Let pending outputs finish fading in and close the warning toasts, for a clean screenshot."""
+    page.wait_for_function("document.querySelectorAll('.pending').length === 0")
+    for button in page.locator("button.toast-close").all():
+        button.click()
+    page.wait_for_timeout(600)
+
+
+def test_ask_sample_examples_and_about_in_a_browser(page, app_url, tmp_path, monkeypatch):
+    data = shared_data_dir()
+    if data is not None:
+        monkeypatch.setenv("DMN_DATA_DIR", str(data))
+    else:
+        monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path / "no-data"))
+
+    # Ask: the answer, the Plotly heatmap with the facts on its axis, the per-pass story
+    run(page, STORY, "Where is Mary?")
+    page.wait_for_selector("#gates .js-plotly-plot .heatmaplayer")
+    assert "Answer: office" in wait_text(page, "#answer", "Answer: office")
+    gates = page.inner_text("#gates")
+    assert "1. Mary went to the kitchen." in gates and "Pass 3" in gates
+    assert "Pass 1 of 3" in page.inner_text("#story-by-pass")
+    page.locator("#pass-slider input[type=number]").fill("2")
+    page.locator("#pass-slider input[type=number]").press("Enter")
+    wait_text(page, "#story-by-pass", "Pass 2 of 3")
+
+    # unknown words: a visible warning that names them; empty question: a message
+    run(page, "Mary teleported to the kitchen.", "Where is Mary?")
+    assert "teleported" in wait_text(page, "#status", "teleported")
+    run(page, STORY, "")
+    wait_text(page, "#status", "question is empty")
+
+    # Sample: a test story, the verdict, the supporting facts ticked on the heatmap
+    page.click("#sample")
+    if data is not None:
+        verdict = wait_text(page, "#answer", "Correct!|Wrong, the answer is")
+        assert re.search(r"Correct!|Wrong, the answer is \w+", verdict)
+        assert page.locator("#story textarea").input_value().strip()
+        page.wait_for_function("document.querySelector('#gates').innerText.includes('✔')")
+    else:
+        page.wait_for_selector("text=python -m dmn download babi")
+
+    # a classroom example: fills the boxes, runs, says what to watch
+    page.get_by_role("button", name=re.compile("Task 2 · two supporting facts")).click()
+    wait_text(page, "#watch", "Pass 1 finds who has the football")
+    assert "Where is the football?" in page.locator("#question textarea, #question input").first.input_value()
+    wait_text(page, "#answer", "Correct!|Wrong, the answer is bedroom")  # whatever the retrained model says
+    settle(page)
+    page.screenshot(path=tmp_path / "ask.png", full_page=True)
+
+    # About: equations (KaTeX, served locally) and the model card
+    page.get_by_role("tab", name="About").click()
+    page.wait_for_selector("text=What is a Dynamic Memory Network?")
+    page.wait_for_selector(".katex")
+    page.wait_for_selector("text=Model card")
+    settle(page)
+    page.screenshot(path=tmp_path / "about.png", full_page=True)
+    print(f"screenshots: {tmp_path}")
+
+    # nothing was fetched from anywhere but the app itself
+    outside = [url for url in page.requests if not url.startswith(app_url) and not url.startswith("data:")]
+    assert outside == []
