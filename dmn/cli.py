@@ -6,19 +6,18 @@ import argparse
 import json
 import shlex
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from dmn import __version__
-from dmn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from dmn.data import DataFormatError, DataNotFoundError, Vocab, load_babi, parse_task, resolve_data_dir
+from dmn.checkpoint import CheckpointError, load_checkpoint
+from dmn.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import accuracy_on_test_set, format_table, summary
-from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
-from dmn.train import TrainConfig, Trainer, split_validation
+from dmn.train import RunSpec, TrainConfig, TrainingRun
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -68,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--limit", type=int, help="use only the first N training questions of each task")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     _add_data_dir(p)
@@ -98,78 +98,41 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
-    task_ids = parse_task(args.task)
-    examples = load_babi(task_ids, args.size, "train", args.data_dir)
-    if args.limit:
-        examples = [ex for t in task_ids for ex in [e for e in examples if e.task == f"babi:{t}"][: args.limit]]
-    train_cfg = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        clip=args.clip,
-        patience=args.patience,
-        gate_supervision=args.gate_supervision,
-        seed=args.seed,
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = RunSpec(
+        task=args.task,
+        size=args.size,
+        variant=args.variant,
+        parts={name: getattr(args, name) for name in VARIANTS["dmn"] if getattr(args, name) is not None},
+        hidden=args.hidden,
+        passes=args.passes,
+        max_facts=args.max_facts,
+        dropout=args.dropout,
+        limit=args.limit,
+        description=args.description,
+        train=TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            clip=args.clip,
+            patience=args.patience,
+            gate_supervision=args.gate_supervision,
+            seed=args.seed,
+        ),
     )
-    train, val = split_validation(examples, train_cfg.val_fraction, train_cfg.seed)
-    vocab = Vocab.build(examples)
-    parts = dict(VARIANTS[args.variant])
-    for name in parts:
-        if getattr(args, name) is not None:
-            parts[name] = getattr(args, name)
-    torch.manual_seed(args.seed)
-    model = DMN(
-        DMNConfig(
-            vocab_size=len(vocab.words),
-            answer_size=len(vocab.answers),
-            hidden=args.hidden,
-            passes=args.passes,
-            max_answer_len=max(len(ex.answer) for ex in examples) + 1,
-            max_facts=args.max_facts,
-            dropout=args.dropout,
-            **parts,
-        )
-    )
-    config = {
-        "task": args.task,
-        "size": args.size,
-        "variant": model.config.variant,
-        "description": args.description or f"{model.config.variant.upper()} on bAbI {args.task} ({args.size})",
-        "train": train_cfg.to_dict(),
-        "command": "python -m dmn " + shlex.join(sys.argv[1:]),
-    }
+    run = TrainingRun(spec, args.data_dir, device, command="python -m dmn " + shlex.join(sys.argv[1:]))
     print(
-        f"training {config['description']}: {len(train)} train / {len(val)} validation questions, "
-        f"{sum(p.numel() for p in model.parameters())} parameters, on {device}"
+        f"training {run.config['description']}: {len(run.train_examples)} train / {len(run.val_examples)} "
+        f"validation questions, {sum(p.numel() for p in run.model.parameters())} parameters, on {device}"
     )
-    trainer = Trainer(model, vocab, train, val, train_cfg, device=device)
-    progress = {"status": "training"}
-    result = trainer.fit(on_best=lambda m: save_checkpoint(args.out, m, vocab, config, progress), progress=True)
+    metrics = run.fit(args.out, progress=True)
     print(
-        f"best validation accuracy {result.best_val_accuracy:.2%} at epoch {result.best_epoch}, {result.seconds:.0f} s"
+        f"best validation accuracy {metrics['validation_accuracy']:.2%} at epoch {metrics['best_epoch']}, "
+        f"{metrics['train_seconds']:.0f} s"
     )
-    accuracy = accuracy_on_test_set(model, vocab, args.task, args.size, args.data_dir, device)
-    metrics = {
-        "test_accuracy": accuracy,
-        **summary(accuracy),
-        "validation_accuracy": result.best_val_accuracy,
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "train_seconds": round(result.seconds, 1),
-        "data": {
-            "task": args.task,
-            "size": args.size,
-            "train_questions": len(train),
-            "validation_questions": len(val),
-            "test_questions_per_task": 1000,
-        },
-        "device": str(device),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "command": config["command"],
-    }
-    save_checkpoint(args.out, model, vocab, config, metrics)
-    print(format_table(accuracy))
+    print(format_table(metrics["test_accuracy"]))
     print(f"checkpoint written to {args.out}")
     return 0
 

@@ -4,18 +4,21 @@ gradient clipping and the best model kept. `Trainer` is driven by the CLI and by
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 import torch
 from tqdm import tqdm
 
-from dmn.data import Example, Vocab, batches
-from dmn.evaluate import accuracy_by_task
-from dmn.model import DMN
+from dmn.checkpoint import save_checkpoint
+from dmn.data import Example, Vocab, batches, load_babi, parse_task
+from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
+from dmn.model import DMN, VARIANTS, DMNConfig
 
 
 @dataclass
@@ -184,3 +187,124 @@ class Trainer:
         self.model.load_state_dict(best_state)
         result.seconds = time.perf_counter() - start
         return result
+
+
+# --------------------------------------------------------------------------------------------
+# A whole run, from a task spec to a checkpoint (the CLI and the app's Train tab both use this)
+
+
+@dataclass
+class RunSpec:
+    """What to train: the task, the model's shape, and the training settings."""
+
+    task: str  # "babi:N", "babi:N,M,..." or "babi:all"
+    size: str = "1k"
+    variant: str = "dmn"
+    parts: dict[str, str] = field(default_factory=dict)  # switches overriding the variant's
+    hidden: int = 80
+    passes: int = 3
+    max_facts: int = 50
+    dropout: float = 0.1
+    limit: int | None = None  # only the first N training questions of each task
+    description: str = ""
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class TrainingRun:
+    """A prepared run: data loaded and split, vocabulary and model built, a Trainer ready.
+
+    `examples` replaces the bAbI training files (e.g. a user's own file in bAbI format); such a
+    run has no test set, and its metrics are those of the validation split.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        data_dir: str | None = None,
+        device: torch.device | str = "cpu",
+        examples: Sequence[Example] | None = None,
+        command: str = "",
+    ) -> None:
+        self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
+        self.has_test_set = examples is None
+        if examples is None:
+            task_ids = parse_task(spec.task)
+            examples = load_babi(task_ids, spec.size, "train", data_dir)
+        if spec.limit:
+            by_task: dict[str, list[Example]] = {}
+            for ex in examples:
+                by_task.setdefault(ex.task, []).append(ex)
+            examples = [ex for task in by_task.values() for ex in task[: spec.limit]]
+        self.train_examples, self.val_examples = split_validation(examples, spec.train.val_fraction, spec.train.seed)
+        self.vocab = Vocab.build(examples)
+        parts = {**VARIANTS[spec.variant], **spec.parts}
+        torch.manual_seed(spec.train.seed)
+        self.model = DMN(
+            DMNConfig(
+                vocab_size=len(self.vocab.words),
+                answer_size=len(self.vocab.answers),
+                hidden=spec.hidden,
+                passes=spec.passes,
+                max_answer_len=max(len(ex.answer) for ex in examples) + 1,
+                max_facts=spec.max_facts,
+                dropout=spec.dropout,
+                **parts,
+            )
+        )
+        variant = self.model.config.variant
+        self.config = {
+            "task": spec.task,
+            "size": spec.size,
+            "variant": variant,
+            "description": spec.description or f"{variant.upper()} on bAbI {spec.task} ({spec.size})",
+            "train": spec.train.to_dict(),
+            "command": command,
+        }
+        self.trainer = Trainer(self.model, self.vocab, self.train_examples, self.val_examples, spec.train, self.device)
+
+    def stop(self) -> None:
+        """End the run at the next step; the best model so far is still written."""
+        self.trainer.stop()
+
+    def fit(
+        self,
+        out: str | os.PathLike,
+        on_epoch: Callable[[EpochReport], bool | None] | None = None,
+        progress: bool = False,
+    ) -> dict:
+        """Train, writing the best model to `out` whenever it improves; then test it and write the
+        final checkpoint with its metrics. Returns the metrics."""
+        training = {"status": "training"}
+        result = self.trainer.fit(
+            on_epoch=on_epoch,
+            on_best=lambda model: save_checkpoint(out, model, self.vocab, self.config, training),
+            progress=progress,
+        )
+        if result.best_epoch == 0:  # stopped before the first epoch ended: nothing worth keeping
+            return {"status": "cancelled", "epochs_run": 0}
+        if self.has_test_set:
+            accuracy = accuracy_on_test_set(
+                self.model, self.vocab, self.spec.task, self.spec.size, self.data_dir, self.device
+            )
+        else:
+            accuracy = {}
+        metrics = {
+            "test_accuracy": accuracy,
+            **(summary(accuracy) if accuracy else {}),
+            "validation_accuracy": result.best_val_accuracy,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stopped": "by the user" if result.cancelled else ("early" if result.stopped_early else "last epoch"),
+            "train_seconds": round(result.seconds, 1),
+            "data": {
+                "task": self.spec.task,
+                "size": self.spec.size,
+                "train_questions": len(self.train_examples),
+                "validation_questions": len(self.val_examples),
+            },
+            "device": str(self.device),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "command": self.config["command"],
+        }
+        save_checkpoint(out, self.model, self.vocab, self.config, metrics)
+        return metrics
