@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
 
     p = commands.add_parser("train", help="train a DMN and write a checkpoint")
-    p.add_argument("--task", required=True, help="babi:N, babi:N,M,... or babi:all")
+    p.add_argument(
+        "--task", required=True, help="babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb"
+    )
     p.add_argument("--size", choices=["1k", "10k"], default="1k", help="bAbI training set size")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="dmn")
     for part, choices in (
@@ -65,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", type=float, default=defaults.clip, help="maximum gradient norm")
     p.add_argument("--patience", type=int, default=defaults.patience)
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--limit", type=int, help="use only the first N training questions of each task")
+    p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
+    p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
+    p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
@@ -110,6 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_facts=args.max_facts,
         dropout=args.dropout,
         limit=args.limit,
+        phrases=args.phrases,
+        embeddings=args.embeddings,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,

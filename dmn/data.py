@@ -81,6 +81,14 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+_PTB_TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.]\w+)*|\.\.\.|[^\w\s]", re.I)
+
+
+def tokenize_sentence(text: str) -> list[str]:
+    """Penn Treebank style tokens, case and punctuation kept: "Isn't it?" -> Is n't it ?"""
+    return _PTB_TOKEN.findall(text)
+
+
 def split_story(text: str) -> list[str]:
     """A story as sentences: one per line, lines with several sentences split at . ! ?
 
@@ -218,6 +226,212 @@ def parse_task(spec: str) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------
+# Stanford Sentiment Treebank and Penn Treebank trees: "(3 (2 The) (4 (2 Rock) (3 rocks)))"
+
+SENTIMENT_QUESTION = ["what", "is", "the", "sentiment"]
+TAGGING_QUESTION = ["what", "are", "the", "parts", "of", "speech"]
+SST_FINE_LABELS = ["very-negative", "negative", "neutral", "positive", "very-positive"]
+SST_SPLITS = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
+EWT_SPLITS = {"train": "en_ewt-ud-train.conllu", "dev": "en_ewt-ud-dev.conllu", "test": "en_ewt-ud-test.conllu"}
+PTB_SECTIONS = {"train": range(0, 19), "dev": range(19, 22), "test": range(22, 25)}  # the usual WSJ split
+
+_TREE_TOKEN = re.compile(r"\(|\)|[^ \t\r\n()]+")  # words may hold other spaces (SST has "8\xa01\\/2")
+
+
+@dataclass
+class Tree:
+    label: str
+    children: list[Tree] = field(default_factory=list)
+    word: str | None = None  # set on leaves
+
+    def leaves(self) -> list[Tree]:
+        return [self] if self.word is not None else [leaf for c in self.children for leaf in c.leaves()]
+
+    def subtrees(self) -> Iterable[Tree]:
+        yield self
+        for c in self.children:
+            yield from c.subtrees()
+
+
+def parse_trees(text: str, where: str) -> list[Tree]:
+    """Bracketed trees (one or more, over any number of lines); errors name `where`."""
+    tokens = _TREE_TOKEN.findall(text)
+    trees: list[Tree] = []
+    stack: list[Tree] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "(":
+            # "(label", "(label word)" or "( (" (the unlabelled root of .mrg files)
+            label = tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1] not in "()" else ""
+            node = Tree(label)
+            i += 2 if label else 1
+            if i < len(tokens) and tokens[i] not in "()":
+                node.word = tokens[i]
+                i += 1
+            (stack[-1].children if stack else trees).append(node)
+            stack.append(node)
+        elif token == ")":
+            if not stack:
+                raise DataFormatError(f"{where}: unbalanced ')'")
+            stack.pop()
+            i += 1
+        else:
+            raise DataFormatError(f"{where}: unexpected {token!r} outside brackets")
+    if stack:
+        raise DataFormatError(f"{where}: a tree is not closed (missing ')')")
+    return trees
+
+
+def _sst_label(tree: Tree, setting: str, where: str) -> str | None:
+    if tree.label not in {"0", "1", "2", "3", "4"}:
+        raise DataFormatError(f"{where}: sentiment label {tree.label!r} is not 0-4")
+    value = int(tree.label)
+    if setting == "fine":
+        return SST_FINE_LABELS[value]
+    return None if value == 2 else ("negative" if value < 2 else "positive")
+
+
+def parse_sst(path: str | os.PathLike, setting: str = "binary", phrases: bool = False) -> list[Example]:
+    """SST trees (one per line) as sentiment examples: every word is a fact, the answer the label.
+
+    setting "binary" drops neutral sentences (label 2) and maps 0-1 to negative, 3-4 to positive;
+    "fine" keeps the five classes. phrases=True adds every labelled phrase (the usual training
+    protocol), each once.
+    """
+    if setting not in ("binary", "fine"):
+        raise ValueError(f"SST setting is 'binary' or 'fine', not {setting!r}")
+    path = Path(path)
+    examples, seen = [], set()
+    for lineno, line in enumerate(_read_lines(path), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        trees = parse_trees(line, where)
+        if len(trees) != 1:
+            raise DataFormatError(f"{where}: expected one tree, found {len(trees)}")
+        for node in trees[0].subtrees() if phrases else trees[:1]:
+            label = _sst_label(node, setting, where)
+            words = [leaf.word for leaf in node.leaves()]
+            if label is None or (phrases and (tuple(words), label) in seen):
+                continue
+            seen.add((tuple(words), label))
+            examples.append(Example([[w] for w in words], SENTIMENT_QUESTION, [label], task=f"sst:{setting}"))
+    return _nonempty(examples, path)
+
+
+def parse_ptb(path: str | os.PathLike, task: str = "pos:ptb") -> list[Example]:
+    """Penn Treebank .mrg (parsed trees) or .pos (word/TAG) files as tagging examples."""
+    path = Path(path)
+    text = "\n".join(_read_lines(path))
+    sentences: list[list[tuple[str, str]]] = []
+    if path.suffix == ".mrg":
+        for tree in parse_trees(text, str(path)):
+            leaves = [(leaf.word, leaf.label) for leaf in tree.leaves() if leaf.label != "-NONE-"]
+            if leaves:
+                sentences.append(leaves)
+    else:  # .pos: word/TAG tokens, [ ] chunk brackets, sentences split by blank or ===== lines
+        current: list[tuple[str, str]] = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.startswith("====="):
+                if current:
+                    sentences.append(current)
+                current = []
+                continue
+            for token in line.split():
+                if token in ("[", "]"):
+                    continue
+                word, slash, tag = token.rpartition("/")
+                if not slash or not word or not tag:
+                    raise DataFormatError(f"{path}, line {lineno}: expected word/TAG, got {token!r}")
+                current.append((word.replace("\\/", "/"), tag.split("|")[0]))
+        if current:
+            sentences.append(current)
+    examples = [Example([[w] for w, _ in s], TAGGING_QUESTION, [t for _, t in s], task=task) for s in sentences]
+    return _nonempty(examples, path)
+
+
+# --------------------------------------------------------------------------------------------
+# CoNLL-U (Universal Dependencies)
+
+
+def parse_conllu(path: str | os.PathLike, task: str = "pos:ewt") -> list[Example]:
+    """A CoNLL-U file as tagging examples: the words (FORM) and their Penn Treebank tags (XPOS)."""
+    path = Path(path)
+    examples, words, tags = [], [], []
+    for lineno, line in enumerate([*_read_lines(path), ""], 1):
+        if not line.strip():
+            if words:
+                examples.append(Example([[w] for w in words], TAGGING_QUESTION, tags, task=task))
+            words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        columns = line.split("\t")
+        if len(columns) != 10:
+            raise DataFormatError(f"{path}, line {lineno}: expected 10 tab-separated columns, found {len(columns)}")
+        if "-" in columns[0] or "." in columns[0]:  # multi-word tokens and empty nodes carry no tag
+            continue
+        if not columns[0].isdigit():
+            raise DataFormatError(f"{path}, line {lineno}: word id {columns[0]!r} is not a number")
+        if columns[4] in ("", "_"):
+            raise DataFormatError(f"{path}, line {lineno}: no XPOS tag for {columns[1]!r}")
+        words.append(columns[1])
+        tags.append(columns[4])
+    return _nonempty(examples, path)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise DataFormatError(f"{path}: not UTF-8 text ({err})") from None
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path} not found") from None
+
+
+def _nonempty(examples: list[Example], path: Path) -> list[Example]:
+    if not examples:
+        raise DataFormatError(f"{path}: no examples found")
+    return examples
+
+
+# --------------------------------------------------------------------------------------------
+# Every task by name
+
+
+def load_task(
+    task: str, split: str, size: str = "1k", data_dir: str | os.PathLike | None = None, phrases: bool = False
+) -> list[Example]:
+    """Examples of a task: babi:N / babi:N,M / babi:all (split train or test), sst:binary,
+    sst:fine (train, dev, test; phrases adds SST's labelled phrases), pos:ewt and pos:ptb."""
+    family, _, which = task.partition(":")
+    root = resolve_data_dir(data_dir)
+    if family == "babi":
+        return load_babi(parse_task(task), size, split, data_dir)
+    if family == "sst":
+        path = root / "sst" / SST_SPLITS[split]
+        _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)")
+        return parse_sst(path, which, phrases=phrases and split == "train")
+    if task == "pos:ewt":
+        path = root / "pos" / "ud_english_ewt" / EWT_SPLITS[split]
+        _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)")
+        return parse_conllu(path, task)
+    if task == "pos:ptb":
+        folder = root / "pos" / "ptb"
+        sections = [folder / f"{number:02d}" for number in PTB_SECTIONS[split]]
+        files = sorted(f for section in sections for f in section.glob("*") if f.suffix in (".mrg", ".pos"))
+        _require(files[0] if files else folder / "00", "the WSJ Penn Treebank (sections 00-24 of .mrg or .pos files)")
+        return [ex for f in files for ex in parse_ptb(f, task)]
+    raise ValueError(f"unknown task {task!r}: use babi:N, babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb")
+
+
+def _require(path: Path, what: str) -> None:
+    if not path.exists():
+        raise DataNotFoundError(f"{path} not found: put {what} there, or point --data-dir / DMN_DATA_DIR at it.")
+
+
+# --------------------------------------------------------------------------------------------
 # Vocabulary
 
 
@@ -227,31 +441,37 @@ class Vocab:
 
     words: list[str]
     answers: list[str]  # answers[0] is the end-of-answer token
+    lowercase: bool = True  # input tokens are lower-cased before lookup (False keeps case, for tagging)
 
     def __post_init__(self) -> None:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
 
     @classmethod
-    def build(cls, examples: Iterable[Example]) -> Vocab:
+    def build(cls, examples: Iterable[Example], lowercase: bool = True) -> Vocab:
         words: Counter[str] = Counter()
         answers: Counter[str] = Counter()
         for ex in examples:
             words.update(w for fact in ex.context for w in fact)
             words.update(ex.question)
             answers.update(ex.answer)
-        return cls([PAD, UNK, EOS, *sorted(words)], [EOS, *sorted(answers)])
+        if lowercase:
+            words = Counter({w.lower(): 0 for w in words})
+        return cls([PAD, UNK, EOS, *sorted(words)], [EOS, *sorted(answers)], lowercase)
+
+    def _key(self, token: str) -> str:
+        return token.lower() if self.lowercase else token
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         unk = self.word_index[UNK]
-        return [self.word_index.get(t, unk) for t in tokens]
+        return [self.word_index.get(self._key(t), unk) for t in tokens]
 
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """Tokens outside the vocabulary, each once, in order of appearance."""
-        return list(dict.fromkeys(t for t in tokens if t not in self.word_index))
+        return list(dict.fromkeys(t for t in tokens if self._key(t) not in self.word_index))
 
     def to_json(self) -> dict:
-        return {"words": self.words, "answers": self.answers}
+        return {"words": self.words, "answers": self.answers, "lowercase": self.lowercase}
 
     @classmethod
     def from_json(cls, data: dict) -> Vocab:
@@ -260,7 +480,7 @@ class Vocab:
             raise ValueError("vocab.json needs the lists 'words' and 'answers'")
         if words[:3] != [PAD, UNK, EOS] or answers[:1] != [EOS]:
             raise ValueError("vocab.json does not start with the special tokens")
-        return cls(words, answers)
+        return cls(words, answers, bool(data.get("lowercase", True)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,15 +509,28 @@ class Batch:
 IGNORE = -100
 
 
-def make_batch(examples: Sequence[Example], vocab: Vocab, max_facts: int) -> Batch:
-    """Pad and mask examples into one Batch, keeping each story's last `max_facts` facts."""
+def make_batch(
+    examples: Sequence[Example], vocab: Vocab, max_facts: int, word_facts: bool = False, tagging: bool = False
+) -> Batch:
+    """Pad and mask examples into one Batch, keeping each story's last `max_facts` facts.
+
+    word_facts: every fact is one word of a sentence (sentiment, tagging), so the story gets no
+    <eos> markers and each fact ends at its word. tagging: the answer is one tag per fact, with
+    no end-of-answer token.
+    """
     eos = vocab.word_index[EOS]
     contexts = [[vocab.encode(fact) for fact in ex.context[-max_facts:]] for ex in examples]
     n_facts = max(1, max(len(c) for c in contexts))
     n_words = max(1, max((len(f) for c in contexts for f in c), default=1))
-    story_len = max(1, max(sum(len(f) + 1 for f in c) for c in contexts))
+    marker = 0 if word_facts else 1
+    story_len = max(1, max(sum(len(f) + marker for f in c) for c in contexts))
     questions = [vocab.encode(ex.question) or [vocab.word_index[UNK]] for ex in examples]
-    answers = [[vocab.answer_index.get(w, IGNORE) for w in ex.answer] + [vocab.answer_index[EOS]] for ex in examples]
+    answers = []
+    for ex, context in zip(examples, contexts, strict=True):
+        if tagging:  # the tags of the facts that were kept
+            answers.append([vocab.answer_index.get(w, IGNORE) for w in ex.answer[len(ex.context) - len(context) :]])
+        else:
+            answers.append([vocab.answer_index.get(w, IGNORE) for w in ex.answer] + [vocab.answer_index[EOS]])
     n_support = max(1, max(len(ex.supporting) for ex in examples))
 
     facts, fact_mask, story, fact_ends, supporting = [], [], [], [], []
@@ -307,9 +540,8 @@ def make_batch(examples: Sequence[Example], vocab: Vocab, max_facts: int) -> Bat
         fact_mask.append([True] * len(context) + [False] * (n_facts - len(context)))
         words, ends = [], []
         for f in context:
-            words += f
-            ends.append(len(words))
-            words.append(eos)
+            words += f + [eos] * marker
+            ends.append(len(words) - 1)  # the fact's <eos>, or its (only) word
         story.append(words + [0] * (story_len - len(words)))
         fact_ends.append(ends + [0] * (n_facts - len(ends)))
         dropped = len(ex.context) - len(context)
@@ -339,10 +571,12 @@ def batches(
     batch_size: int,
     max_facts: int,
     generator: torch.Generator | None = None,
+    **layout: bool,
 ) -> Iterable[Batch]:
     """Batches of examples of similar story length (less padding); shuffled when given a generator.
 
-    Without a generator the order is fixed, so evaluation is deterministic.
+    Without a generator the order is fixed, so evaluation is deterministic. `layout` goes on to
+    make_batch (word_facts, tagging).
     """
     order = sorted(range(len(examples)), key=lambda i: min(len(examples[i].context), max_facts))
     if generator is not None:
@@ -358,4 +592,4 @@ def batches(
     if generator is not None:
         chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
     for chunk in chunks:
-        yield make_batch([examples[i] for i in chunk], vocab, max_facts)
+        yield make_batch([examples[i] for i in chunk], vocab, max_facts, **layout)

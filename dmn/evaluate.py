@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dmn.data import EOS, Example, Vocab, batches, load_babi, parse_task
+from dmn.data import EOS, Example, Vocab, batches, load_task
 
 # Kumar et al. (2016), Table 1: bAbI 1k, one gate-supervised model per task, test accuracy %.
 PAPER_DMN_BABI = {
@@ -49,6 +49,13 @@ def decode(logits: torch.Tensor, answers: Sequence[str]) -> list[list[str]]:
     return words
 
 
+def best_tags(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A tagger's (probability, answer id) per fact from logits [..., V]; never the end token (id 0),
+    which is no tag."""
+    best, index = torch.softmax(logits[..., 1:], -1).max(-1)
+    return best, index + 1
+
+
 @torch.no_grad()
 def accuracy_by_task(
     model: torch.nn.Module,
@@ -57,19 +64,27 @@ def accuracy_by_task(
     device: torch.device | str = "cpu",
     batch_size: int = 500,
 ) -> dict[str, float]:
-    """Exact-match answer accuracy (0-1) per task, tasks in the order they first appear."""
+    """Accuracy (0-1) per task, tasks in the order they first appear: exact match of the whole
+    answer, or for a tagger the share of words tagged right."""
     was_training = model.training
     model.eval()
+    tagging = model.config.answer_mode == "tags"
     correct: dict[str, int] = defaultdict(int)
-    total: dict[str, int] = {}
-    for ex in examples:
-        total[ex.task] = total.get(ex.task, 0) + 1
-    for batch in batches(examples, vocab, batch_size, model.config.max_facts):
-        predicted = decode(model(batch.to(device)).logits, vocab.answers)
-        for ex, words in zip(batch.examples, predicted, strict=True):
-            correct[ex.task] += words == ex.answer
+    total: dict[str, int] = defaultdict(int)
+    for batch in batches(examples, vocab, batch_size, **model.config.layout):
+        logits = model(batch.to(device)).logits
+        if tagging:
+            right = (best_tags(logits)[1] == batch.answer.to(logits.device)).cpu()
+            for ex, row, mask in zip(batch.examples, right, batch.fact_mask, strict=True):
+                correct[ex.task] += int(row[mask].sum())
+                total[ex.task] += int(mask.sum())
+        else:
+            for ex, words in zip(batch.examples, decode(logits, vocab.answers), strict=True):
+                correct[ex.task] += words == ex.answer
+                total[ex.task] += 1
     model.train(was_training)
-    return {task: correct[task] / n for task, n in total.items()}
+    tasks = dict.fromkeys(ex.task for ex in examples)
+    return {task: correct[task] / total[task] for task in tasks}
 
 
 def accuracy_on_test_set(
@@ -80,8 +95,8 @@ def accuracy_on_test_set(
     data_dir: str | os.PathLike | None = None,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """Accuracy per task on the official test sets of a task spec ("babi:all", "babi:3", ...)."""
-    return accuracy_by_task(model, vocab, load_babi(parse_task(task), size, "test", data_dir), device=device)
+    """Accuracy per task on the official test set of a task ("babi:all", "sst:binary", "pos:ewt", ...)."""
+    return accuracy_by_task(model, vocab, load_task(task, "test", size, data_dir), device=device)
 
 
 def summary(accuracy: dict[str, float]) -> dict[str, float | int]:

@@ -37,6 +37,9 @@ class DMNConfig:
     passes: int = 3
     max_answer_len: int = 4  # answer steps, the end-of-answer token included
     max_facts: int = 50  # only the story's last max_facts facts are read
+    embed: int = 0  # word vector size (0: the hidden size); e.g. 50 for GloVe 6B 50d
+    fact_unit: str = "sentence"  # "sentence": one fact per sentence (bAbI) | "word": every word a fact
+    answer_mode: str = "sequence"  # "sequence": answer words until <eos> | "tags": one answer per fact
     input_module: str = "gru"  # "gru": word GRU, facts at sentence ends | "fusion": DMN+ PE + biGRU
     gate: str = "sigmoid"  # "sigmoid": 9 features, two-layer sigmoid | "softmax": DMN+ 4 features
     episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+
@@ -45,6 +48,8 @@ class DMNConfig:
 
     def __post_init__(self) -> None:
         choices = {
+            "fact_unit": ("sentence", "word"),
+            "answer_mode": ("sequence", "tags"),
             "input_module": ("gru", "fusion"),
             "gate": ("sigmoid", "softmax"),
             "episode": ("gated_gru", "attention_gru"),
@@ -66,6 +71,19 @@ class DMNConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def embed_size(self) -> int:
+        return self.embed or self.hidden
+
+    @property
+    def layout(self) -> dict:
+        """How make_batch must lay out this model's inputs."""
+        return {
+            "max_facts": self.max_facts,
+            "word_facts": self.fact_unit == "word",
+            "tagging": self.answer_mode == "tags",
+        }
 
     @property
     def variant(self) -> str:
@@ -148,9 +166,9 @@ class InputModule(nn.Module):
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
         self.kind = config.input_module
-        self.forward_gru = GRU(config.hidden, config.hidden)
+        self.forward_gru = GRU(config.embed_size, config.hidden)
         if self.kind == "fusion":
-            self.backward_gru = GRU(config.hidden, config.hidden)
+            self.backward_gru = GRU(config.embed_size, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
@@ -196,7 +214,7 @@ class QuestionModule(nn.Module):
 
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
-        self.gru = GRU(config.hidden, config.hidden)
+        self.gru = GRU(config.embed_size, config.hidden)
 
     def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
         h = self.gru(L(batch.question))  # [B, Q, H]
@@ -313,23 +331,24 @@ class EpisodicMemory(nn.Module):
 class AnswerModule(nn.Module):
     """A GRU decoder started at a_0 = m: a_t = GRU([y_{t-1}, q], a_{t-1}), y_t = softmax(W_a a_t).
 
-    y_0 is zero. It emits max_answer_len steps; the answer ends at the first end-of-answer token.
+    y_0 is zero. For answers ("sequence") it emits max_answer_len steps, and the answer ends at
+    the first end-of-answer token. For tagging ("tags") it is triggered at every word: step t
+    reads that word's fact c_t in place of q and emits the word's tag.
     """
 
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
-        self.steps = config.max_answer_len
         self.gru = GRU(config.answer_size + config.hidden, config.hidden)
         self.W_a = nn.Linear(config.hidden, config.answer_size)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, m: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """m, q [B, H] -> logits [B, A, V]."""
+    def forward(self, m: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """m [B, H], inputs [B, A, H] (q at every step, or the facts c) -> logits [B, A, V]."""
         a = m
         y = m.new_zeros(m.size(0), self.W_a.out_features)
         logits = []
-        for _ in range(self.steps):
-            a = self.gru.step(self.gru.project(torch.cat([y, q], -1)), a)
+        for x in inputs.unbind(1):
+            a = self.gru.step(self.gru.project(torch.cat([y, x], -1)), a)
             logits.append(self.W_a(self.dropout(a)))
             y = torch.softmax(logits[-1], -1)
         return torch.stack(logits, 1)
@@ -343,7 +362,7 @@ class DMN(nn.Module):
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.hidden, padding_idx=0)  # L
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size, padding_idx=0)  # L
         self.input_module = InputModule(config)
         self.question_module = QuestionModule(config)
         self.memory = EpisodicMemory(config)
@@ -370,7 +389,10 @@ class DMN(nn.Module):
         c = self.input_module(batch, self.embedding)  # [B, F, H] facts
         q = self.question_module(batch, self.embedding)  # [B, H]
         m, gates = self.memory(c, q, batch.fact_mask, passes)  # [B, H], [B, P, F]
-        logits = self.answer_module(m, q)  # [B, A, V]
+        if self.config.answer_mode == "tags":
+            logits = self.answer_module(m, c)  # [B, F, V]: one tag per fact
+        else:
+            logits = self.answer_module(m, q.unsqueeze(1).expand(-1, self.config.max_answer_len, -1))  # [B, A, V]
         return DMNOutput(logits, gates)
 
     def loss(self, output: DMNOutput, batch: Batch, gate_weight: float = 0.0) -> torch.Tensor:

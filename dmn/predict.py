@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from dmn.checkpoint import load_checkpoint
-from dmn.data import EOS, Example, make_batch, split_story, tokenize
+from dmn.data import EOS, Example, make_batch, split_story, tokenize, tokenize_sentence
 from dmn.device import pick_device
+from dmn.evaluate import best_tags
 
 MAX_SENTENCES = 200
 MAX_CHARACTERS = 20_000
@@ -29,6 +30,7 @@ class Prediction:
     unknown_words: list[str]  # words outside the vocabulary (read as <unk>)
     dropped_facts: int  # early sentences beyond the model's memory (max_facts), not read
     passes: int
+    tags: list[tuple[str, float]] = field(default_factory=list)  # a tagger's (tag, probability) per word
 
     @property
     def top_facts(self) -> list[int]:
@@ -76,38 +78,62 @@ class Predictor:
         """The most passes this model can run (None: any number)."""
         return self.model.memory.max_passes
 
+    @property
+    def word_level(self) -> bool:
+        """True for models that read one sentence with every word a fact (sentiment, tagging)."""
+        return self.model.config.fact_unit == "word"
+
     @torch.no_grad()
-    def predict(self, story: str | list[str], question: str, passes: int | None = None, top_k: int = 5) -> Prediction:
-        sentences = split_story(story) if isinstance(story, str) else [s for s in story if tokenize(s)]
+    def predict(
+        self, story: str | list[str], question: str = "", passes: int | None = None, top_k: int = 5
+    ) -> Prediction:
+        """Answer a question about a story; for a word-level model `story` is the sentence and the
+        question defaults to the one the model was trained with."""
+        if self.word_level:
+            text = story if isinstance(story, str) else " ".join(story)
+            units = [[w] for w in tokenize_sentence(text)]
+            facts, what = [w for [w] in units], "sentence"
+            question = question or str(self.checkpoint.config.get("question", ""))
+        else:
+            facts = split_story(story) if isinstance(story, str) else [s for s in story if tokenize(s)]
+            units, what = [tokenize(s) for s in facts], "story"
         question_words = tokenize(question)
         characters = len(story) if isinstance(story, str) else sum(map(len, story))
-        if not sentences:
-            raise InputError("The story is empty: write at least one sentence.")
+        if not facts:
+            raise InputError(f"The {what} is empty: write at least one {'word' if self.word_level else 'sentence'}.")
         if not question_words:
             raise InputError("The question is empty: ask something about the story.")
-        if len(sentences) > MAX_SENTENCES or characters > MAX_CHARACTERS:
+        if len(facts) > MAX_SENTENCES or characters > MAX_CHARACTERS:
+            unit = "words" if self.word_level else "sentences"
             raise InputError(
-                f"The story is too long ({len(sentences)} sentences, {characters} characters); "
-                f"the limit is {MAX_SENTENCES} sentences and {MAX_CHARACTERS} characters."
+                f"The {what} is too long ({len(facts)} {unit}, {characters} characters); "
+                f"the limit is {MAX_SENTENCES} {unit} and {MAX_CHARACTERS} characters."
             )
         passes = passes or self.model.config.passes
         if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
             raise InputError(f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}.")
-        context = [tokenize(s) for s in sentences]
-        example = Example(context=context, question=question_words, answer=[])
-        max_facts = self.model.config.max_facts
-        batch = make_batch([example], self.vocab, max_facts).to(self.device)
-        output = self.model(batch, passes=passes)
-        probs = torch.softmax(output.logits[0], -1).cpu()
-        top = top_sequences(probs, self.vocab.answers, max(1, top_k))
-        read = sentences[-max_facts:]
+        example = Example(context=units, question=question_words, answer=[])
+        layout = self.model.config.layout
+        output = self.model(make_batch([example], self.vocab, **layout).to(self.device), passes=passes)
+        logits = output.logits[0].cpu()
+        read = facts[-layout["max_facts"] :]
+        if self.model.config.answer_mode == "tags":
+            best, index = best_tags(logits[: len(read)])
+            tags = [(self.vocab.answers[i], p) for i, p in zip(index.tolist(), best.tolist(), strict=True)]
+            answer, confidence, top = " ".join(t for t, _ in tags), float(best.mean()), []
+        else:
+            tags = []
+            ranked = top_sequences(torch.softmax(logits, -1), self.vocab.answers, max(1, top_k))
+            top = [(",".join(words), p) for words, p in ranked]
+            answer, confidence = top[0]
         return Prediction(
-            answer=",".join(top[0][0]),
-            confidence=top[0][1],
-            top_answers=[(",".join(words), p) for words, p in top],
+            answer=answer,
+            confidence=confidence,
+            top_answers=top,
             facts=read,
             gates=[[round(g, 6) for g in row[: len(read)]] for row in output.gates[0].cpu().tolist()],
-            unknown_words=self.vocab.unknown([w for s in context for w in s] + question_words),
-            dropped_facts=len(sentences) - len(read),
+            unknown_words=self.vocab.unknown([w for unit in units for w in unit] + question_words),
+            dropped_facts=len(facts) - len(read),
             passes=passes,
+            tags=tags,
         )

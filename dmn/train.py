@@ -16,7 +16,8 @@ import torch
 from tqdm import tqdm
 
 from dmn.checkpoint import save_checkpoint
-from dmn.data import Example, Vocab, batches, load_babi, parse_task
+from dmn.data import Example, Vocab, batches, load_task
+from dmn.embeddings import initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.model import DMN, VARIANTS, DMNConfig
 
@@ -61,6 +62,16 @@ class TrainResult:
     stopped_early: bool = False
     cancelled: bool = False
     seconds: float = 0.0
+
+
+def _first_of_each_task(examples: Sequence[Example], limit: int | None) -> list[Example]:
+    """The first `limit` examples of each task (all when limit is None)."""
+    if not limit:
+        return list(examples)
+    by_task: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_task.setdefault(ex.task, []).append(ex)
+    return [ex for task in by_task.values() for ex in task[:limit]]
 
 
 def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -119,7 +130,7 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        max_facts = self.model.config.max_facts
+        layout = self.model.config.layout
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
         start = time.perf_counter()
@@ -129,7 +140,7 @@ class Trainer:
             total_loss, seen = 0.0, 0
             n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
             bar = tqdm(
-                batches(self.train_examples, self.vocab, cfg.batch_size, max_facts, generator),
+                batches(self.train_examples, self.vocab, cfg.batch_size, generator=generator, **layout),
                 total=n_batches,
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 disable=not progress,
@@ -197,15 +208,17 @@ class Trainer:
 class RunSpec:
     """What to train: the task, the model's shape, and the training settings."""
 
-    task: str  # "babi:N", "babi:N,M,..." or "babi:all"
-    size: str = "1k"
+    task: str  # babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb
+    size: str = "1k"  # bAbI training set size
     variant: str = "dmn"
     parts: dict[str, str] = field(default_factory=dict)  # switches overriding the variant's
     hidden: int = 80
     passes: int = 3
-    max_facts: int = 50
+    max_facts: int = 50  # bAbI: read the last N sentences (sentence tasks read whole sentences)
     dropout: float = 0.1
-    limit: int | None = None  # only the first N training questions of each task
+    limit: int | None = None  # only the first N training examples of each task
+    phrases: bool = False  # SST: also train on every labelled phrase
+    embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -213,8 +226,9 @@ class RunSpec:
 class TrainingRun:
     """A prepared run: data loaded and split, vocabulary and model built, a Trainer ready.
 
-    `examples` replaces the bAbI training files (e.g. a user's own file in bAbI format); such a
-    run has no test set, and its metrics are those of the validation split.
+    bAbI holds out 10% of train for validation; SST and POS use their official dev sets.
+    `examples` replaces the training files (e.g. a user's own file in bAbI format); such a run
+    has no test set, and its metrics are those of the validation split.
     """
 
     def __init__(
@@ -227,36 +241,49 @@ class TrainingRun:
     ) -> None:
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
+        family = spec.task.partition(":")[0]
+        word_level = family in ("sst", "pos")
         if examples is None:
-            task_ids = parse_task(spec.task)
-            examples = load_babi(task_ids, spec.size, "train", data_dir)
-        if spec.limit:
-            by_task: dict[str, list[Example]] = {}
-            for ex in examples:
-                by_task.setdefault(ex.task, []).append(ex)
-            examples = [ex for task in by_task.values() for ex in task[: spec.limit]]
-        self.train_examples, self.val_examples = split_validation(examples, spec.train.val_fraction, spec.train.seed)
-        self.vocab = Vocab.build(examples)
-        parts = {**VARIANTS[spec.variant], **spec.parts}
+            examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases)
+        examples = _first_of_each_task(examples, spec.limit)
+        if word_level and self.has_test_set:
+            self.train_examples = examples
+            self.val_examples = _first_of_each_task(load_task(spec.task, "dev", data_dir=data_dir), spec.limit)
+        else:
+            self.train_examples, self.val_examples = split_validation(
+                examples, spec.train.val_fraction, spec.train.seed
+            )
+        self.vocab = Vocab.build(examples, lowercase=family != "pos")
+        longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
+        vectors = load_vectors(spec.embeddings, self.vocab) if spec.embeddings else {}
         torch.manual_seed(spec.train.seed)
         self.model = DMN(
             DMNConfig(
                 vocab_size=len(self.vocab.words),
                 answer_size=len(self.vocab.answers),
                 hidden=spec.hidden,
+                embed=len(next(iter(vectors.values()))) if vectors else 0,
                 passes=spec.passes,
                 max_answer_len=max(len(ex.answer) for ex in examples) + 1,
-                max_facts=spec.max_facts,
+                max_facts=min(200, longest) if word_level else spec.max_facts,
+                fact_unit="word" if word_level else "sentence",
+                answer_mode="tags" if family == "pos" else "sequence",
                 dropout=spec.dropout,
-                **parts,
+                **{**VARIANTS[spec.variant], **spec.parts},
             )
         )
+        self.embedding_coverage = (
+            initialise_embedding(self.model.embedding.weight, self.vocab, vectors) if spec.embeddings else None
+        )
         variant = self.model.config.variant
+        where = f" ({spec.size})" if family == "babi" else ""
         self.config = {
             "task": spec.task,
             "size": spec.size,
             "variant": variant,
-            "description": spec.description or f"{variant.upper()} on bAbI {spec.task} ({spec.size})",
+            "description": spec.description or f"{variant.upper()} on {spec.task}{where}",
+            "question": " ".join(examples[0].question) if word_level else "",
+            "embeddings": spec.embeddings,
             "train": spec.train.to_dict(),
             "command": command,
         }
@@ -282,12 +309,11 @@ class TrainingRun:
         )
         if result.best_epoch == 0:  # stopped before the first epoch ended: nothing worth keeping
             return {"status": "cancelled", "epochs_run": 0}
+        accuracy = {}
         if self.has_test_set:
             accuracy = accuracy_on_test_set(
                 self.model, self.vocab, self.spec.task, self.spec.size, self.data_dir, self.device
             )
-        else:
-            accuracy = {}
         metrics = {
             "test_accuracy": accuracy,
             **(summary(accuracy) if accuracy else {}),
@@ -299,8 +325,9 @@ class TrainingRun:
             "data": {
                 "task": self.spec.task,
                 "size": self.spec.size,
-                "train_questions": len(self.train_examples),
-                "validation_questions": len(self.val_examples),
+                "train_examples": len(self.train_examples),
+                "validation_examples": len(self.val_examples),
+                "embedding_coverage": self.embedding_coverage,
             },
             "device": str(self.device),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),

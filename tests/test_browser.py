@@ -61,8 +61,7 @@ def run(page, story: str, question: str) -> None:
 def wait_text(page, selector: str, pattern: str) -> str:
     """Wait until the element's text matches the regular expression; return the text."""
     page.wait_for_function(
-        "([sel, pat]) => { const e = document.querySelector(sel); "
-        "return e && new RegExp(pat).test(e.innerText); }",
+        "([sel, pat]) => { const e = document.querySelector(sel); return e && new RegExp(pat).test(e.innerText); }",
         arg=[selector, pattern],
     )
     return page.inner_text(selector)

@@ -46,7 +46,7 @@ def test_train_writes_a_complete_checkpoint(trained):
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "model.safetensors", "vocab.json"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["test_accuracy"]) == {"babi:1"}
-    assert metrics["data"]["train_questions"] == 54 and metrics["data"]["validation_questions"] == 6
+    assert metrics["data"]["train_examples"] == 54 and metrics["data"]["validation_examples"] == 6
     assert metrics["command"].startswith("python -m dmn train --task babi:1")
     assert "1 single supporting fact" in result.stdout
 

