@@ -208,3 +208,67 @@ STORY_CSS = """
 .dmn-story .dmn-idx { opacity: 0.7; }
 .dmn-story-title { font-size: 13px; opacity: 0.8; margin-bottom: 4px; }
 """
+
+
+LOSS_COLOUR = "#dc2626"
+ACCURACY_COLOUR = "#1d4ed8"
+
+
+def training_curves(history: Sequence[dict], epochs: int | None = None, best_epoch: int | None = None) -> go.Figure:
+    """Training loss and validation accuracy per epoch, side by side; the best epoch starred.
+
+    history: one dict per finished epoch with "epoch", "train_loss" and "val_accuracy" (0-1).
+    epochs: the epochs planned (the x axis starts at up to 10 epochs wide and grows with the run).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"), horizontal_spacing=0.1
+    )
+    x = [h["epoch"] for h in history]
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=[h["train_loss"] for h in history], mode="lines+markers", name="training loss",
+            line=dict(color=LOSS_COLOUR, width=2), marker=dict(size=6),
+            hovertemplate="epoch %{x}: loss %{y:.4f}<extra></extra>",
+        ),
+        row=1, col=1,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=[h["val_accuracy"] for h in history], mode="lines+markers", name="validation accuracy",
+            line=dict(color=ACCURACY_COLOUR, width=2), marker=dict(size=6),
+            hovertemplate="epoch %{x}: %{y:.1%}<extra></extra>",
+        ),
+        row=1, col=2,
+    )  # fmt: skip
+    best = [h for h in history if h["epoch"] == best_epoch]
+    if best:
+        fig.add_trace(
+            go.Scatter(
+                x=[best[0]["epoch"]], y=[best[0]["val_accuracy"]], mode="markers", name="best epoch (kept)",
+                marker=dict(symbol="star", size=16, color=TOP_COLOUR, line=dict(color="black", width=1)),
+                hovertemplate="best: epoch %{x}, %{y:.1%}<extra></extra>",
+            ),
+            row=1, col=2,
+        )  # fmt: skip
+    last = max([min(epochs or 10, 10), *x, 1])  # the axis grows with the run, from 10 epochs (or fewer)
+    axis = dict(range=[0.5, last + 0.5], title=dict(text="epoch"), gridcolor="#e5e7eb", zeroline=False)
+    if last <= 12:
+        axis["dtick"] = 1
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(gridcolor="#e5e7eb", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=2)
+    if not history:
+        fig.add_annotation(
+            text="The curves grow here after every epoch.", xref="paper", yref="paper", x=0.5, y=0.5,
+            showarrow=False, font=dict(size=14, color="#6b7280"),
+        )  # fmt: skip
+    fig.update_layout(
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    return fig

@@ -40,9 +40,13 @@ def user_checkpoint_dir() -> Path:
 # Checkpoints
 
 
+SENTENCE_TASKS = ("sst:", "pos:")  # models that read one sentence, not a story and a question
+
+
 def list_checkpoints() -> list[CheckpointInfo]:
-    """The shipped checkpoints, then the user's own (JSON files only, no weights are read)."""
-    return find_checkpoints(SHIPPED_DIR, user_checkpoint_dir())
+    """The question-answering checkpoints, shipped then the user's own (JSON files only, no weights
+    are read); sentiment and tagging models, which read a single sentence, are left out."""
+    return [c for c in find_checkpoints(SHIPPED_DIR, user_checkpoint_dir()) if not c.task.startswith(SENTENCE_TASKS)]
 
 
 def checkpoint_key(info: CheckpointInfo, infos: list[CheckpointInfo]) -> str:
@@ -176,13 +180,17 @@ def summarize(key: str | None) -> ModelSummary:
 # Asking
 
 
-def on_gpu(fn: Callable) -> Callable:
-    """`spaces.GPU(fn)` on Hugging Face ZeroGPU Spaces (when `spaces` is importable), else fn as is."""
+def on_gpu(fn: Callable, duration: int | Callable[..., int] | None = None) -> Callable:
+    """`spaces.GPU(fn)` on Hugging Face ZeroGPU Spaces (when `spaces` is importable), else fn as is.
+
+    duration: the seconds to ask for (ZeroGPU's default is 60), or a function of fn's arguments
+    that returns them (training asks for its time limit).
+    """
     try:
         import spaces  # type: ignore[import-not-found]
     except ImportError:
         return fn
-    return spaces.GPU(fn)
+    return spaces.GPU(fn) if duration is None else spaces.GPU(duration=duration)(fn)
 
 
 def empty_result(checkpoint: str | None, error: str | None = None) -> dict[str, Any]:

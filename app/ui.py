@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from app import plots, service, texts  # noqa: E402
+from app import plots, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
 from dmn.data import BABI_TASK_NAMES, DataFormatError, DataNotFoundError  # noqa: E402
@@ -25,13 +25,19 @@ from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES  # noqa: E402
 TITLE = "Dynamic Memory Network: where does it look?"
 CSS = (
     plots.STORY_CSS
+    + train_tab.CSS
     + """
 #answer h2 { margin: 0.2em 0; }
 .gradio-container { max-width: 1200px !important; }
 """
 )
 TOAST_SECONDS = 6  # warnings also stay on the page, in the status line under the answer
-LAUNCH_KWARGS: dict[str, Any] = {"css": CSS, "footer_links": ["api", "settings"]}
+LAUNCH_KWARGS: dict[str, Any] = {
+    "css": CSS,
+    "footer_links": ["api", "settings"],
+    # Gradio refuses bigger uploads before any handler sees them (the Train tab checks again, with messages)
+    "max_file_size": train_tab.training.Limits.from_env().max_upload_bytes,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,7 +192,8 @@ def vocabulary_md(summary: service.ModelSummary | None) -> str:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app: an Ask tab (story, question, plots, Sample, classroom examples) and an About tab."""
+    """The whole app: an Ask tab (story, question, plots, Sample, classroom examples), a Train tab
+    (app.train_tab) and an About tab."""
     infos = service.list_checkpoints()
     default = service.default_checkpoint(infos)
     try:
@@ -206,6 +213,7 @@ def build_demo() -> gr.Blocks:
                         label="Checkpoint",
                         info="Shipped models and your own (from $DMN_CHECKPOINT_DIR).",
                         allow_custom_value=True,
+                        elem_id="checkpoint",
                     )
                     story = gr.Textbox(
                         label="Story (one sentence per line)",
@@ -254,6 +262,8 @@ def build_demo() -> gr.Blocks:
                 result_json = gr.JSON(label="ask", elem_id="result-json")
             with gr.Accordion("Words this model knows", open=False):
                 vocab_md = gr.Markdown(vocabulary_md(summary))
+        with gr.Tab("Train", id="train"):
+            train_tab.build(demo, checkpoint)
         with gr.Tab("About", id="about"):
             gr.Markdown(texts.ABOUT, latex_delimiters=texts.LATEX)
             card_md = gr.Markdown(texts.model_card(summary) if summary else "No checkpoint found.")

@@ -55,8 +55,9 @@ class DataNotFoundError(FileNotFoundError):
 class Example:
     """One (input, question) -> answer record, shared by every dataset.
 
-    context: the facts, each a list of tokens (a bAbI sentence).
-    answer: the answer as a word sequence ("apple,football" -> ["apple", "football"]).
+    context: the facts, each a list of tokens: a bAbI sentence, or one word of an SST or POS sentence.
+    answer: the answer as a word sequence ("apple,football" -> ["apple", "football"]), or for
+        tagging one tag per fact.
     supporting: indices into `context` of the supporting facts, in the order the data gives them.
     """
 

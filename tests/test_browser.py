@@ -129,3 +129,60 @@ def test_ask_sample_examples_and_about_in_a_browser(page, app_url, tmp_path, mon
     # nothing was fetched from anywhere but the app itself
     outside = [url for url in page.requests if not url.startswith(app_url) and not url.startswith("data:")]
     assert outside == []
+
+
+CURVE_POINTS = (
+    "() => { const g = document.querySelector('#train-curves .js-plotly-plot'); "
+    "return g && g.data && g.data[0].x ? g.data[0].x.length : 0; }"
+)
+
+
+def test_train_stop_and_ask_with_the_new_checkpoint_in_a_browser(page, tmp_path, monkeypatch):
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("real bAbI data not found: set DMN_DATA_DIR or put it in ../shared/data")
+    monkeypatch.setenv("DMN_DATA_DIR", str(data))
+    monkeypatch.setenv("DMN_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    page.reload()  # the page checks for the data when it opens
+    page.wait_for_selector("#run")
+
+    # a small run that would go on for a while: 300 questions, hidden 32, 100 epochs, no early stop
+    page.get_by_role("tab", name="Train").click()
+    wait_text(page, "#train-data", "bAbI data found")
+    page.locator("#train-limit input").fill("300")
+    page.locator("#train-epochs input").fill("100")
+    page.locator("#train-patience input").fill("0")
+    page.locator("#train-hidden input[type=number]").fill("32")
+    page.locator("#train-hidden input[type=number]").press("Enter")
+    page.locator("#train-name input, #train-name textarea").first.fill("browser run")
+    page.click("#train-start")
+
+    # the progress bar runs and the Plotly curves grow epoch by epoch
+    wait_text(page, "#train-progress", "Training")
+    page.wait_for_function(f"({CURVE_POINTS})() >= 2")
+    seen = page.evaluate(CURVE_POINTS)
+    page.wait_for_function(f"({CURVE_POINTS})() > {seen}")
+    progress = wait_text(page, "#train-progress", r"elapsed · about \d+:\d\d left")
+    assert re.search(r"epoch \d+ of 100", progress)
+    assert "epoch 1/100" in page.inner_text("#train-log")
+    page.screenshot(path=tmp_path / "train-running.png", full_page=True)
+
+    # Stop: the best model so far is kept, listed and downloadable
+    page.click("#train-stop")
+    wait_text(page, "#train-message", "Saved as browser-run")
+    wait_text(page, "#train-progress", "Stopped")
+    wait_text(page, "#train-download", "Download browser-run.zip")
+    assert page.evaluate(CURVE_POINTS) >= 3
+    assert (tmp_path / "checkpoints" / "browser-run" / "model.safetensors").exists()
+    settle(page)
+    page.screenshot(path=tmp_path / "train-stopped.png", full_page=True)
+
+    # the Ask tab's picker has it at once, and it answers
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#checkpoint input").click()
+    page.get_by_role("option", name=re.compile(r"browser-run \(yours\)")).click()
+    run(page, STORY, "Where is Mary?")
+    wait_text(page, "#answer", "checkpoint browser-run")
+    settle(page)
+    page.screenshot(path=tmp_path / "ask-own-checkpoint.png", full_page=True)
+    print(f"screenshots: {tmp_path}")

@@ -1,0 +1,505 @@
+"""The Train tab: settings, Start/Stop, a progress bar with ETA, live curves, a log, and the
+checkpoint zips (download, upload). Built by `build()` inside `app.ui.build_demo()`.
+
+Training runs in a background thread (`app.training.JOBS`); Start returns at once and a gr.Timer
+polls the job every second, so no Gradio worker waits on a run and the Ask tab stays served.
+API endpoints: train_start, train_status, train_stop, check_babi_file, upload_checkpoint,
+download_checkpoint.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+from app import plots, service, training
+from dmn.checkpoint import CheckpointError
+
+POLL_SECONDS = 1.0
+TOAST_SECONDS = 8
+
+CSS = """
+.dmn-progress { padding: 10px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.dmn-progress-head { display: flex; justify-content: space-between; gap: 12px; flex-wrap: wrap;
+  font-size: 15px; margin-bottom: 6px; }
+.dmn-progress-time { opacity: 0.8; font-variant-numeric: tabular-nums; }
+.dmn-bar { height: 12px; border-radius: 6px; background: #e5e7eb; overflow: hidden; }
+.dmn-fill { height: 100%; background: #2563eb; border-radius: 6px; transition: width 0.8s linear; }
+.dmn-bar.dmn-done .dmn-fill { background: #16a34a; }
+.dmn-bar.dmn-failed .dmn-fill { background: #dc2626; }
+.dmn-bar.dmn-waiting .dmn-fill { width: 30% !important; animation: dmn-slide 1.4s ease-in-out infinite; }
+@keyframes dmn-slide { from { margin-left: -30%; } to { margin-left: 100%; } }
+.dmn-progress-foot { font-size: 13px; opacity: 0.8; margin-top: 6px; }
+.dmn-log-title { font-size: 13px; opacity: 0.8; margin-bottom: 4px; }
+/* column-reverse keeps the newest line in view without any script */
+.dmn-log { max-height: 170px; overflow-y: auto; display: flex; flex-direction: column-reverse;
+  border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; }
+.dmn-log pre { margin: 0; font-family: ui-monospace, monospace; font-size: 12px; white-space: pre-wrap;
+  background: none; border: none; padding: 0; }
+"""
+
+FORMAT_HELP = """A text file like bAbI's own (UTF-8). Every line starts with a number; **1** starts a new
+story. A statement is `number sentence`. A question is `number question` TAB `answer` TAB `numbers
+of the supporting statements` (several answer words are separated by commas; the supporting numbers
+are what gate supervision trains the attention towards):
+
+```
+1 Mary moved to the bathroom.
+2 John went to the hallway.
+3 Where is Mary?	bathroom	1
+4 Daniel went back to the hallway.
+5 Where is Daniel?	hallway	4
+1 Sandra travelled to the office.
+2 Where is Sandra?	office	1
+```
+The file is checked when you upload it; a malformed line is named. 10% of the questions are held
+out to measure validation accuracy; there is no test set for your own file."""
+
+EMPTY_PROGRESS = (
+    "<div class='dmn-progress'><div class='dmn-progress-head'><span>No run yet: choose the settings and press "
+    "<b>Start</b>.</span></div><div class='dmn-bar'><div class='dmn-fill' style='width:0%'></div></div></div>"
+)
+
+
+def intro(limits: training.Limits) -> str:
+    return f"""## Train your own DMN
+Choose what to train on and the model's settings, then press **Start**. After every epoch the curves
+show the training loss and the accuracy on held-out validation questions; the best model so far is
+kept. **Stop** ends the run at the next step and keeps that best model. The result appears in the Ask
+tab's checkpoint picker, and under *Your checkpoints* below you can download it as a zip, or upload
+a checkpoint you trained elsewhere (`python -m dmn train ...`).
+
+**On this server:** {limits.describe()}."""
+
+
+def limits_help(limits: training.Limits) -> str:
+    def now(value: Any, unit: str = "") -> str:
+        return "no limit" if value is None else f"{value:,}{unit}"
+
+    return f"""Whoever hosts the app sets these environment variables (a positive whole number sets the
+limit, 0 switches it off):
+
+| variable | what it limits | default | now |
+|---|---|---|---|
+| `DMN_MAX_EPOCHS` | epochs a run may ask for (more is refused) | 256 | {now(limits.max_epochs)} |
+| `DMN_MAX_TRAIN_EXAMPLES` | training questions of a run (above it, only the first questions of each task \
+are used) | 200,000 | {now(limits.max_train_examples)} |
+| `DMN_MAX_TRAIN_SECONDS` | wall time of a run; then it stops and keeps its best model | 21,600 (6 h) | \
+{now(limits.max_train_seconds, " s")} |
+| `DMN_MAX_UPLOAD_MB` | uploaded bAbI files and checkpoint zips (also what a zip may unpack to) | 50 | \
+{now(limits.max_upload_mb, " MB")} |
+
+One run at a time: a second **Start** while a run is going says so and shows that run's progress.
+New checkpoints go to `DMN_CHECKPOINT_DIR` (now `{service.user_checkpoint_dir()}`); the shipped ones
+are never changed. Names keep only letters, digits, `.`, `_` and `-`, and a name that is taken gets a
+suffix (`my-model-2`). bAbI comes from `DMN_DATA_DIR` (now `{training.resolve_data_dir()}`), or is
+downloaded when missing. On a GPU machine training uses the GPU; on ZeroGPU it runs inside `spaces.GPU`.
+
+**API** (see "Use via API" at the bottom of the page): `train_start` starts a run and returns its
+`job` id and a `token`; `train_status(job)` returns its state, epochs, curves and log; `train_stop(job,
+token)` stops it. `check_babi_file`, `upload_checkpoint` and `download_checkpoint` do what the
+buttons do."""
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers
+
+
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, bool) else value
+
+
+def start(
+    dataset: str,
+    tasks: list[int] | None,
+    size: str,
+    own_file: str | None,
+    variant: str,
+    passes: float,
+    hidden: float,
+    epochs: float,
+    batch_size: float,
+    lr: float,
+    gate_supervision: bool | float,
+    seed: float,
+    limit: float | None,
+    name: str,
+    patience: float | None = 8,
+) -> dict:
+    """Start a training run in the background; returns its status with "started", "token" and "error".
+
+    A second run while one is going is refused with "busy": the status is then the running job's.
+    """
+    settings = training.TrainSettings(
+        dataset=dataset or "babi",
+        tasks=list(tasks or []),
+        size=size or "1k",
+        file=own_file,
+        variant=variant or "dmn",
+        passes=passes,
+        hidden=hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        gate_supervision=_float(gate_supervision),
+        seed=seed,
+        limit=limit,
+        patience=patience,
+        name=name or "",
+    )
+    try:
+        job = training.JOBS.start(settings)
+    except training.Busy as busy:
+        return {**busy.job.snapshot(), "started": False, "busy": True, "error": str(busy)}
+    except training.TrainError as err:
+        return {"job": None, "token": None, "state": None, "running": False, "started": False, "busy": False,
+                "error": str(err)}  # fmt: skip
+    return {**job.snapshot(token=job.token), "started": True, "busy": False, "error": None}
+
+
+def train_status(job: str) -> dict:
+    """The state of a training run: state, epoch, epochs, history (loss and validation accuracy per
+    epoch), eta and elapsed seconds, log, saved_as (the new checkpoint's name once it is written)."""
+    found = training.JOBS.get(job)
+    if found is None:
+        return {"job": job, "state": None, "running": False, "error": "There is no such run."}
+    return {**found.snapshot(), "error": None}
+
+
+def train_stop(job: str, token: str) -> dict:
+    """Stop a run at its next step (the best checkpoint so far is kept); needs the token train_start gave."""
+    stopping, message = training.JOBS.stop(job, token)
+    found = training.JOBS.get(job)
+    status = found.snapshot() if found else {"job": job}
+    return {**status, "stopping": stopping, "error": None if stopping else message}
+
+
+def after_start(status: dict, session: dict | None) -> tuple:
+    """Remember the job this page watches (and its token, to stop it); start polling."""
+    session = dict(session or {})
+    if status.get("started"):
+        return {"job": status["job"], "token": status["token"]}, None, gr.Timer(active=True), ""
+    if status.get("busy"):
+        gr.Info(status["error"], duration=TOAST_SECONDS)
+        token = session.get("token") if session.get("job") == status["job"] else None
+        return {"job": status["job"], "token": token}, None, gr.Timer(active=True), f"▶ {status['error']}"
+    gr.Warning(status.get("error") or "Could not start.", duration=TOAST_SECONDS)
+    return session, gr.update(), gr.update(), f"**✘ {html.escape(status.get('error') or '', quote=False)}**"
+
+
+def stop(session: dict | None) -> Any:
+    session = session or {}
+    stopping, message = training.JOBS.stop(session.get("job"), session.get("token"))
+    if not stopping:
+        gr.Warning(message, duration=TOAST_SECONDS)
+    return gr.update() if stopping else f"**✘ {html.escape(message)}**"
+
+
+def progress_html(snap: dict | None) -> str:
+    """The progress bar: state, epoch, elapsed time and the estimated time left."""
+    if not snap or not snap.get("job"):
+        return EMPTY_PROGRESS
+    state, epoch, epochs = snap["state"], snap["epoch"], snap["epochs"]
+    label = training.STATE_TEXT.get(state, state)
+    where = f"epoch {epoch} of {epochs}" if epoch else ("preparing the data" if state == "preparing" else "epoch 1")
+    if state == "training" and epoch == 0:
+        where = f"epoch 1 of {epochs} running"
+    elapsed = training.format_seconds(snap["elapsed"])
+    if snap["running"]:
+        if snap["eta"] is not None:
+            left = f"about {training.format_seconds(snap['eta'])} left"
+            if snap.get("time_limit") and epoch and snap["eta"] + 1 < _eta_without_limit(snap):
+                left += " (time limit)"
+        else:
+            left = "time left: known after the first epoch"
+        timing = f"{elapsed} elapsed · {left}"
+    else:
+        timing = f"took {elapsed}"
+    kind = {"done": "dmn-done", "stopped": "dmn-done", "failed": "dmn-failed", "cancelled": "dmn-failed"}.get(state, "")
+    if snap["running"] and not snap["history"]:
+        kind = "dmn-waiting"
+    width = 100 if state in ("done", "stopped") else round(100 * snap["fraction"], 1)
+    foot = []
+    if snap.get("best_val_accuracy") is not None:
+        foot.append(f"best validation accuracy {snap['best_val_accuracy']:.1%} (epoch {snap['best_epoch']})")
+    if snap.get("device"):
+        foot.append(f"on {snap['device']}")
+    if snap.get("saved_as"):
+        foot.append(f"saved as <b>{html.escape(snap['saved_as'])}</b>")
+    return (
+        "<div class='dmn-progress'>"
+        f"<div class='dmn-progress-head'><span><b>{html.escape(label)}</b> · {html.escape(snap['name'])} · "
+        f"{where}</span><span class='dmn-progress-time'>{timing}</span></div>"
+        f"<div class='dmn-bar {kind}' role='progressbar' aria-valuenow='{width}' aria-valuemin='0' "
+        f"aria-valuemax='100'><div class='dmn-fill' style='width:{width}%'></div></div>"
+        f"<div class='dmn-progress-foot'>{' · '.join(foot) or '&nbsp;'}</div></div>"
+    )
+
+
+def log_html(lines: list[str]) -> str:
+    text = html.escape("\n".join(lines)) if lines else "The run's log appears here."
+    return f"<div class='dmn-log-title'>Log</div><div class='dmn-log'><pre>{text}</pre></div>"
+
+
+def _eta_without_limit(snap: dict) -> float:
+    history = snap["history"][-3:]
+    per_epoch = sum(h["seconds"] for h in history) / max(1, len(history))
+    return per_epoch * (snap["epochs"] - snap["epoch"])
+
+
+def message_md(snap: dict) -> str:
+    icon = {"done": "✔", "stopped": "■", "cancelled": "■", "failed": "✘"}.get(snap["state"], "▶")
+    return f"{icon} {html.escape(snap['message'], quote=False)}"
+
+
+def poll(session: dict | None, seen: dict | None) -> tuple:
+    """One timer tick: redraw what changed (curves only after a new epoch) and, when the run has
+    ended, list its checkpoint in the pickers and stop polling."""
+    outputs = ("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine")
+    keep = dict.fromkeys(outputs, gr.update())
+    job = training.JOBS.get((session or {}).get("job"))
+    if job is None:
+        return tuple({**keep, "timer": gr.Timer(active=False)}.values())
+    snap = job.snapshot()
+    seen = seen if seen and seen.get("job") == snap["job"] else {"job": snap["job"], "running": True}
+    out = dict(keep)
+    out["progress"] = progress_html(snap)
+    if seen.get("message") != snap["message"] or seen.get("state") != snap["state"]:
+        out["message"] = message_md(snap)
+        if snap["state"] == "failed":
+            gr.Warning(snap["message"], duration=TOAST_SECONDS)
+    if seen.get("epoch") != snap["epoch"] or seen.get("state") != snap["state"]:
+        out["curves"] = plots.training_curves(snap["history"], snap["epochs"], snap["best_epoch"])
+    if seen.get("log") != len(snap["log"]) or seen.get("state") != snap["state"]:
+        out["log"] = log_html(snap["log"])
+    owner = bool((session or {}).get("token"))
+    out["stop"] = gr.update(interactive=owner and snap["state"] in ("preparing", "training"))
+    if not snap["running"]:
+        out["timer"] = gr.Timer(active=False)
+        if seen.get("running") and snap["saved_as"]:  # the run has just ended: list its checkpoint
+            choices = service.checkpoint_choices()
+            out["ask"] = gr.update(choices=choices)
+            keys = [key for _, key in choices]
+            key = snap["saved_as"]
+            key = key if key in keys else str(service.user_checkpoint_dir() / key)
+            out["mine"] = gr.update(choices=choices, value=key)
+    out["seen"] = {
+        "job": snap["job"],
+        "epoch": snap["epoch"],
+        "state": snap["state"],
+        "message": snap["message"],
+        "log": len(snap["log"]),
+        "running": snap["running"],
+    }
+    return tuple(out[k] for k in outputs)
+
+
+def on_load(session: dict | None, tasks: list[int] | None, size: str) -> tuple:
+    """A page that opens while a run is going watches it; the data status is checked."""
+    session = dict(session or {})
+    current = training.JOBS.current()
+    data = data_status(tasks, size)
+    if current is not None:
+        token = session.get("token") if session.get("job") == current.id else None
+        return {"job": current.id, "token": token}, None, gr.Timer(active=True), data
+    return session, gr.update(), gr.update(), data
+
+
+def data_status(tasks: list[int] | None, size: str) -> str:
+    return training.babi_status(list(tasks or [1]), size or "1k")[1]
+
+
+def check_babi_file(own_file: str | None) -> str:
+    """Check an uploaded bAbI-format file: what is in it, or the first malformed line."""
+    if not own_file:
+        return ""
+    try:
+        examples = training.read_babi_upload(own_file)
+    except training.TrainError as err:
+        gr.Warning(str(err), duration=TOAST_SECONDS)
+        return f"✘ {html.escape(str(err), quote=False)}"
+    return f"✔ {html.escape(training.upload_name(own_file))}: {training.describe_examples(examples)}."
+
+
+def default_name(dataset: str, tasks: list[int] | None, size: str, own_file: str | None, variant: str) -> Any:
+    settings = training.TrainSettings(
+        dataset=dataset, tasks=sorted(set(tasks or [1])), size=size, file=own_file, variant=variant
+    )
+    name = training.DATASETS.get(dataset, training.DATASETS["babi"]).default_name(settings)
+    return gr.update(placeholder=f"{name}  (leave empty for this name)")
+
+
+def upload_checkpoint(zip_file: str | None) -> tuple:
+    """Add an uploaded checkpoint zip to your checkpoints (checked first); returns a message."""
+    if not zip_file:
+        return "", gr.update(), gr.update()
+    try:
+        name = training.install_checkpoint_zip(zip_file)
+    except training.TrainError as err:
+        gr.Warning(str(err), duration=TOAST_SECONDS)
+        return f"✘ {html.escape(str(err), quote=False)}", gr.update(), gr.update()
+    choices = service.checkpoint_choices()
+    key = next((key for _, key in choices if key == name), str(service.user_checkpoint_dir() / name))
+    return (
+        f"✔ Added **{html.escape(name)}**: it is in the Ask tab's checkpoint picker now.",
+        gr.update(choices=choices),
+        gr.update(choices=choices, value=key),
+    )
+
+
+def download_checkpoint(checkpoint: str | None) -> Any:
+    """A zip of a checkpoint (name/model.safetensors and its JSON files)."""
+    if not checkpoint:
+        return gr.update(value=None, interactive=False, label="Download .zip")
+    try:
+        path = training.zip_checkpoint(checkpoint)
+    except CheckpointError as err:
+        gr.Warning(str(err), duration=TOAST_SECONDS)
+        return gr.update(value=None, interactive=False, label="Download .zip")
+    return gr.update(value=str(path), interactive=True, label=f"Download {path.name}")
+
+
+# --------------------------------------------------------------------------------------------
+# The tab
+
+
+def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
+    """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo)."""
+    limits = training.Limits.from_env()
+    session = gr.State({})
+    seen = gr.State(None)
+    timer = gr.Timer(POLL_SECONDS, active=False)
+    status_json = gr.JSON(visible=False)
+    gr.Markdown(intro(limits))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            dataset = gr.Radio(
+                [(d.label, key) for key, d in training.DATASETS.items()],
+                value="babi",
+                label="Train on",
+                elem_id="train-dataset",
+            )
+            with gr.Column(visible=True) as babi_group:
+                tasks = gr.Dropdown(
+                    service.task_choices(),
+                    value=[1],
+                    multiselect=True,
+                    label="bAbI tasks",
+                    info="One, several or all 20: one model learns all the tasks chosen.",
+                    elem_id="train-tasks",
+                )
+                with gr.Row():
+                    all_tasks = gr.Button("All 20 tasks", size="sm", scale=0, elem_id="train-all-tasks")
+                size = gr.Radio(
+                    [("1k questions per task", "1k"), ("10k questions per task", "10k")],
+                    value="1k",
+                    label="Training set",
+                    elem_id="train-size",
+                )
+                data_md = gr.Markdown(elem_id="train-data")
+            with gr.Column(visible=False) as file_group:
+                own_file = gr.File(label="Your file in bAbI format (.txt)", file_types=[".txt"], elem_id="train-file")
+                file_md = gr.Markdown(elem_id="train-file-status")
+                with gr.Accordion("The bAbI format", open=False):
+                    gr.Markdown(FORMAT_HELP)
+            variant = gr.Radio(
+                [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
+                value="dmn",
+                label="Model",
+                elem_id="train-variant",
+            )
+            with gr.Row():
+                passes = gr.Slider(1, training.BOUNDS["passes"][1], value=3, step=1, label="Passes",
+                                   info="Times the memory reads the story")  # fmt: skip
+                hidden = gr.Slider(8, 256, value=80, step=8, label="Hidden size", info="Units in every GRU",
+                                   elem_id="train-hidden")  # fmt: skip
+            with gr.Row():
+                epochs = gr.Number(20, label="Epochs", precision=0, elem_id="train-epochs")
+                batch_size = gr.Number(32, label="Batch size", precision=0, elem_id="train-batch")
+                lr = gr.Number(0.001, label="Learning rate", elem_id="train-lr")
+            gate = gr.Checkbox(
+                True,
+                label="Gate supervision: train the attention towards the supporting facts",
+                info="The DMN paper does this on bAbI; DMN+ learns without it. Needs the supporting-fact "
+                "numbers of the data.",
+                elem_id="train-gate",
+            )
+            with gr.Row():
+                limit = gr.Number(
+                    0, label="Questions per task (0: all)", precision=0, elem_id="train-limit",
+                    info="Fewer questions train faster.",
+                )  # fmt: skip
+                patience = gr.Number(
+                    8, label="Patience (0: never)", precision=0, elem_id="train-patience",
+                    info="Stop after this many epochs without a better validation score.",
+                )  # fmt: skip
+                seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
+            name = gr.Textbox(
+                label="Name of the new checkpoint",
+                placeholder="dmn-task1-1k  (leave empty for this name)",
+                info="Letters, digits, . _ - (other characters become -); a taken name gets a suffix.",
+                max_length=200,
+                elem_id="train-name",
+            )
+            with gr.Row():
+                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+                stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
+        with gr.Column(scale=5):
+            progress = gr.HTML(EMPTY_PROGRESS, elem_id="train-progress")
+            message = gr.Markdown(elem_id="train-message")
+            curves = gr.Plot(plots.training_curves([]), show_label=False, elem_id="train-curves")
+            log = gr.HTML(log_html([]), elem_id="train-log")
+    gr.Markdown("### Your checkpoints")
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            mine = gr.Dropdown(
+                service.checkpoint_choices(),
+                value=None,
+                label="Download a checkpoint",
+                allow_custom_value=True,
+                info="A zip of its folder: model.safetensors and its JSON files.",
+                elem_id="train-mine",
+            )
+            download = gr.DownloadButton("Download .zip", interactive=False, elem_id="train-download")
+        with gr.Column():
+            upload = gr.File(label="Upload a checkpoint (.zip)", file_types=[".zip"], elem_id="train-upload")
+            upload_md = gr.Markdown(elem_id="train-upload-status")
+    with gr.Accordion("Limits, folders and the training API", open=False):
+        gr.Markdown(limits_help(limits))
+
+    # ---- events
+    private: dict[str, Any] = {"api_visibility": "private"}
+    dataset.change(
+        lambda d: (gr.update(visible=d == "babi"), gr.update(visible=d == "file")),
+        [dataset], [babi_group, file_group], **private,
+    )  # fmt: skip
+    gr.on([tasks.change, size.change], data_status, [tasks, size], [data_md], **private)
+    all_tasks.click(lambda: list(training.BABI_TASK_NAMES), None, [tasks], **private)
+    variant.change(lambda v: v == "dmn", [variant], [gate], **private)
+    gr.on(
+        [dataset.change, tasks.change, size.change, own_file.change, variant.change],
+        default_name, [dataset, tasks, size, own_file, variant], [name], **private,
+    )  # fmt: skip
+    own_file.upload(check_babi_file, [own_file], [file_md], api_name="check_babi_file")
+    own_file.clear(lambda: "", None, [file_md], **private)
+
+    poll_outputs = [progress, message, curves, log, seen, timer, stop_btn, ask_checkpoint, mine]
+    poll_event: dict[str, Any] = dict(
+        fn=poll, inputs=[session, seen], outputs=poll_outputs, show_progress="hidden", concurrency_limit=None,
+        **private,
+    )  # fmt: skip
+    start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
+                    limit, name, patience]  # fmt: skip
+    start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
+        after_start, [status_json, session], [session, seen, timer, message], **private
+    ).then(**poll_event)
+    stop_btn.click(stop, [session], [message], show_progress="hidden", **private).then(**poll_event)
+    timer.tick(**poll_event)
+    gr.api(train_status, api_name="train_status", concurrency_limit=None)
+    gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
+    upload.upload(upload_checkpoint, [upload], [upload_md, ask_checkpoint, mine], api_name="upload_checkpoint")
+    upload.clear(lambda: "", None, [upload_md], **private)
+    mine.change(download_checkpoint, [mine], [download], api_name="download_checkpoint")
+    demo.load(on_load, [session, tasks, size], [session, seen, timer, data_md], **private).then(**poll_event)

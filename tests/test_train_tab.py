@@ -1,0 +1,482 @@
+"""The Train tab: runs through the HTTP API of a launched app, uploads, limits, names, and its parts.
+
+Every run here is tiny (task 1, 100-300 questions, hidden 16-32); the app trains one model at a
+time, so each test waits for its run to end.
+"""
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+Client, handle_file = gradio_client.Client, gradio_client.handle_file
+
+from app import plots, service, train_tab, training, ui  # noqa: E402
+from dmn.checkpoint import load_checkpoint  # noqa: E402
+from dmn.download import DownloadError  # noqa: E402
+from tests.conftest import shared_data_dir  # noqa: E402
+from tests.test_app import free_port  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "checkpoints" / "babi-joint"
+STORY = "Mary went to the kitchen.\nJohn went to the garden.\nMary travelled to the office."
+GOOD_BABI = (
+    "1 Mary moved to the bathroom.\n2 John went to the hallway.\n3 Where is Mary?\tbathroom\t1\n"
+    "4 Daniel went back to the hallway.\n5 Where is Daniel?\thallway\t4\n"
+    "1 Sandra travelled to the office.\n2 Where is Sandra?\toffice\t1\n"
+    "1 John went to the garden.\n2 Mary went to the kitchen.\n3 Where is John?\tgarden\t1\n"
+)
+BAD_BABI = "1 Mary moved to the bathroom.\n2 John went to the hallway.\n3 Where is Mary?\tbathroom\n"
+
+
+@pytest.fixture(scope="module")
+def user_dir(tmp_path_factory):
+    """The app's user checkpoint directory and data for this module (set before the app starts)."""
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("real bAbI data not found: set DMN_DATA_DIR or put it in ../shared/data")
+    folder = tmp_path_factory.mktemp("user-checkpoints")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DMN_CHECKPOINT_DIR", str(folder))
+        mp.setenv("DMN_DATA_DIR", str(data))
+        for name in training.Limits.ENV.values():
+            mp.delenv(name, raising=False)
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def client(user_dir):
+    demo = ui.build_demo()
+    port = free_port()
+    ui.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False, download_files=False)
+    demo.close()
+
+
+@pytest.fixture
+def clean_user_dir(user_dir):
+    """The user directory, emptied before the test."""
+    for path in user_dir.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return user_dir
+
+
+TINY = dict(
+    dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
+    batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8,
+)  # fmt: skip
+
+
+def start(client, **changes) -> dict:
+    return client.predict(*{**TINY, **changes}.values(), api_name="/train_start")
+
+
+def status(client, job: str) -> dict:
+    return client.predict(job, api_name="/train_status")
+
+
+def wait(client, job: str, timeout: float = 60, until=lambda s: not s["running"]) -> dict:
+    end = time.monotonic() + timeout
+    while True:
+        snap = status(client, job)
+        if until(snap):
+            return snap
+        assert time.monotonic() < end, f"run {job} did not get there in {timeout} s: {snap['state']}"
+        time.sleep(0.2)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden work folders (staging, temporary checkpoint writes) left in the user directory."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def upload(client, path: Path) -> str:
+    return client.predict(handle_file(str(path)), api_name="/upload_checkpoint")[0]
+
+
+def zip_of(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def shipped_members(prefix: str = "") -> dict[str, bytes]:
+    return {prefix + f.name: f.read_bytes() for f in SHIPPED.iterdir() if f.is_file()}
+
+
+# --------------------------------------------------------------------------------------------
+# Runs through the API
+
+
+def test_tiny_run_is_listed_answers_and_round_trips_as_a_zip(client, clean_user_dir, tmp_path):
+    started = start(client)
+    assert started["started"] and started["error"] is None and started["token"]
+    done = wait(client, started["job"])
+    assert done["state"] == "done", done["message"]
+    assert done["saved_as"] == "tiny" and done["epoch"] == 2
+    assert [h["epoch"] for h in done["history"]] == [1, 2]
+    assert "Saved as **tiny**" in done["message"]
+    assert any("epoch 2/2" in line for line in done["log"])
+    assert "babi:1" in done["metrics"]["test_accuracy"]
+    assert leftovers(clean_user_dir) == []
+
+    # listed, loadable, and answering through the Ask endpoint
+    assert "tiny" in [key for _, key in service.checkpoint_choices()]
+    checkpoint = load_checkpoint(clean_user_dir / "tiny")
+    assert checkpoint.config["command"].startswith("python -m dmn train --task babi:1")
+    answer = client.predict(STORY, "Where is Mary?", "tiny", 0, api_name="/ask")
+    assert answer["error"] is None and answer["checkpoint"] == "tiny" and len(answer["gates"]) == 3
+
+    # downloaded as a zip of the folder, uploaded back under a free name
+    download = client.predict("tiny", api_name="/download_checkpoint")
+    zip_path = Path(download["value"]["path"])
+    with zipfile.ZipFile(zip_path) as archive:
+        assert sorted(archive.namelist()) == [
+            "tiny/config.json", "tiny/metrics.json", "tiny/model.safetensors", "tiny/vocab.json",
+        ]  # fmt: skip
+    message = upload(client, zip_path)
+    assert "Added **tiny-2**" in message
+    load_checkpoint(clean_user_dir / "tiny-2")
+    assert client.predict(STORY, "Where is Mary?", "tiny-2", 0, api_name="/ask")["error"] is None
+    assert leftovers(clean_user_dir) == []
+
+
+def test_one_run_at_a_time_stop_keeps_the_best_and_ask_stays_served(client, clean_user_dir):
+    started = start(client, epochs=200, limit=300, hidden=32, name="long run", patience=0)
+    job, token = started["job"], started["token"]
+    try:
+        wait(client, job, until=lambda s: s["epoch"] >= 1)
+
+        busy = start(client, name="second")  # a second Start: refused, shows the running job
+        assert busy["busy"] and not busy["started"] and busy["job"] == job and busy["token"] is None
+        assert "one model at a time" in busy["error"]
+
+        t0 = time.perf_counter()  # the Ask endpoint is served while training goes on
+        assert client.predict(STORY, "Where is Mary?", "", 0, api_name="/ask")["answer"] == "office"
+        assert time.perf_counter() - t0 < 15
+
+        refused = client.predict(job, "wrong-token", api_name="/train_stop")
+        assert not refused["stopping"] and "Only whoever started" in refused["error"]
+        assert client.predict(job, token, api_name="/train_stop")["stopping"]
+    finally:
+        training.JOBS.stop(job, token)
+    done = wait(client, job)
+    assert done["state"] == "stopped", done["message"]
+    assert done["saved_as"] == "long-run" and 1 <= done["epoch"] < 200
+    assert done["eta"] == 0
+    metrics = json.loads((clean_user_dir / "long-run" / "metrics.json").read_text())
+    assert metrics["stopped"] == "by the user" and metrics["best_epoch"] >= 1
+    load_checkpoint(clean_user_dir / "long-run")
+    assert sorted(p.name for p in clean_user_dir.iterdir()) == ["long-run"]  # nothing partial, nothing hidden
+
+
+def test_stop_before_the_first_epoch_saves_nothing(clean_user_dir):
+    job = training.JOBS.start(training.TrainSettings(tasks=[1], hidden=16, epochs=5, name="never"))
+    assert training.JOBS.stop(job.id, job.token)[0]
+    job = training.JOBS.wait(job.id, 60)
+    assert job.state == "cancelled" and "nothing was saved" in job.message
+    assert list(clean_user_dir.iterdir()) == []
+
+
+def test_time_limit_stops_the_run_and_keeps_the_best(clean_user_dir, monkeypatch):
+    monkeypatch.setenv("DMN_MAX_TRAIN_SECONDS", "3")
+    settings = training.TrainSettings(
+        tasks=[1], hidden=16, epochs=200, batch_size=20, limit=100, patience=0, name="timed"
+    )
+    job = training.JOBS.wait(training.JOBS.start(settings).id, 60)
+    assert job.state == "stopped" and "time limit" in job.message, job.message
+    metrics = json.loads((clean_user_dir / "timed" / "metrics.json").read_text())
+    assert "DMN_MAX_TRAIN_SECONDS" in metrics["stopped"]
+    assert time.time() - job.started < 30 and leftovers(clean_user_dir) == []
+
+
+def test_data_limit_uses_the_first_questions_of_each_task(clean_user_dir, monkeypatch):
+    monkeypatch.setenv("DMN_MAX_TRAIN_EXAMPLES", "160")
+    settings = training.TrainSettings(tasks=[1, 2], hidden=16, epochs=1, batch_size=40, name="small")
+    job = training.JOBS.wait(training.JOBS.start(settings).id, 60)
+    assert job.state == "done", job.message
+    log = "\n".join(job.log)
+    assert "using the first 80 questions of each task" in log
+    assert "144 training and 16 validation questions" in log
+    assert job.metrics["data"]["task"] == "babi:1,2"
+
+
+def test_epoch_limit_and_bad_settings_are_refused_with_messages(client, monkeypatch):
+    monkeypatch.setenv("DMN_MAX_EPOCHS", "5")
+    refused = start(client, epochs=6)
+    assert not refused["started"] and "at most 5 epochs (DMN_MAX_EPOCHS)" in refused["error"]
+    assert "at least one bAbI task" in start(client, tasks=[])["error"]
+    assert "Batch size must be between 1 and 1024" in start(client, batch_size=0)["error"]
+    assert "learning rate must be between" in start(client, lr=5)["error"]
+    assert "Upload a text file" in start(client, dataset="file")["error"]
+
+
+def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path / "empty"))
+    found, note = training.babi_status([1], "1k")
+    assert not found and "Start** downloads it" in note and "python -m dmn download babi" in note
+
+    def offline(data_dir):
+        raise DownloadError("could not download https://dl.fbaipublicfiles.com/...: no network")
+
+    monkeypatch.setattr(training, "download_babi", offline)
+    job = training.JOBS.wait(training.JOBS.start(training.TrainSettings(hidden=16, epochs=1)).id, 30)
+    assert job.state == "failed"
+    assert "could not be downloaded" in job.message and "python -m dmn download babi" in job.message
+    assert "DMN_DATA_DIR" in job.message and list(clean_user_dir.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Your own bAbI file
+
+
+def test_own_babi_file_is_checked_and_trained_on(client, clean_user_dir, tmp_path):
+    good = tmp_path / "my stories.txt"
+    good.write_text(GOOD_BABI * 5, encoding="utf-8")
+    note = client.predict(handle_file(str(good)), api_name="/check_babi_file")
+    assert note.startswith("✔ my stories.txt: 20 questions")
+    started = start(client, dataset="file", own_file=handle_file(str(good)), name="", epochs=1, batch_size=5)
+    assert started["started"], started["error"]
+    done = wait(client, started["job"])
+    assert done["state"] == "done", done["message"]
+    assert done["saved_as"] == "dmn-my-stories"
+    config = load_checkpoint(clean_user_dir / "dmn-my-stories").config
+    assert config["task"] == "file:my-stories" and "my stories.txt" in config["description"]
+    assert done["metrics"]["test_accuracy"] == {}  # no test set for an own file
+    answer = client.predict("Mary moved to the bathroom.", "Where is Mary?", "dmn-my-stories", 0, api_name="/ask")
+    assert answer["error"] is None and answer["checkpoint"] == "dmn-my-stories"
+
+
+def test_malformed_babi_file_is_refused_naming_the_line(client, tmp_path):
+    bad = tmp_path / "broken.txt"
+    bad.write_text(BAD_BABI, encoding="utf-8")
+    note = client.predict(handle_file(str(bad)), api_name="/check_babi_file")
+    assert "broken.txt, line 3" in note and "question line needs" in note
+    assert str(tmp_path) not in note and "/tmp/gradio" not in note  # no server paths
+    refused = start(client, dataset="file", own_file=handle_file(str(bad)))
+    assert not refused["started"] and "broken.txt, line 3" in refused["error"]
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert "not UTF-8" in client.predict(handle_file(str(binary)), api_name="/check_babi_file")
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoint uploads
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({**shipped_members("m/"), "m/weights.pkl": b"\x80\x04K\x01."}, "'m/weights.pkl' is not allowed"),
+        ({**shipped_members(), "model.pt": b"x"}, "never pickles"),
+        ({**shipped_members(), "../evil.json": b"{}"}, "points outside its folder"),
+        ({"/etc/config.json": b"{}"}, "not allowed (an absolute path?)"),
+        ({"a/b/config.json": b"{}"}, "nested too deep"),
+        ({"config.json": b"{}", "vocab.json": b"{}"}, "missing model.safetensors"),
+        ({**shipped_members(), "config.json": b"{not json"}, "not a checkpoint this app can load"),
+        ({**shipped_members(), "model.safetensors": b"\x00" * 100}, "not a checkpoint this app can load"),
+    ],
+)
+def test_bad_checkpoint_zips_are_refused(client, clean_user_dir, tmp_path, members, message):
+    path = tmp_path / "upload.zip"
+    with zipfile.ZipFile(path, "w") as archive:  # writestr keeps odd names (../, /) as given
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name), data)
+    reply = upload(client, path)
+    assert reply.startswith("✘") and message in reply, reply
+    assert list(clean_user_dir.iterdir()) == []
+
+
+def test_garbage_and_oversize_uploads_are_refused(client, clean_user_dir, tmp_path, monkeypatch):
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(os.urandom(2000))
+    assert "garbage.zip is not a zip file" in upload(client, garbage)
+
+    monkeypatch.setenv("DMN_MAX_UPLOAD_MB", "1")
+    bomb = zip_of(tmp_path / "bomb.zip", {**shipped_members(), "model.safetensors": b"\x00" * (3 << 20)})
+    assert bomb.stat().st_size < 100_000  # small to upload, 3 MB unpacked
+    assert re.search(r"bomb.zip unpacks to 3\.\d MB; the limit is 1 MB", upload(client, bomb))
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("model.safetensors", os.urandom(1_200_000))
+    assert "big.zip is 1.1 MB; the limit is 1 MB" in upload(client, big)
+    assert list(clean_user_dir.iterdir()) == []
+
+
+def test_a_good_zip_installs_under_a_sanitised_free_name(clean_user_dir, tmp_path):
+    path = zip_of(tmp_path / "x.zip", {**shipped_members("..hidden name★/"), "__MACOSX/._x": b"", ".DS_Store": b""})
+    assert training.install_checkpoint_zip(path) == "hidden-name"
+    assert training.install_checkpoint_zip(zip_of(tmp_path / "babi-joint.zip", shipped_members())) == "babi-joint-2"
+    assert sorted(p.name for p in clean_user_dir.iterdir()) == ["babi-joint-2", "hidden-name"]
+    assert not (REPO / "checkpoints" / "babi-joint-2").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Names and limits
+
+
+@pytest.mark.parametrize(
+    "raw, name",
+    [
+        ("My model!", "My-model"),
+        ("../../etc/passwd", "etc-passwd"),
+        (".hidden", "hidden"),
+        ("--option", "option"),
+        ("a/b\\c", "a-b-c"),
+        ("Modèle été", "Modele-ete"),
+        ("dmn+ task 1", "dmn-task-1"),
+        ("ok_name-1.2", "ok_name-1.2"),
+        ("", "fallback"),
+        ("..", "fallback"),
+        ("★★★", "fallback"),
+        ("x" * 100, "x" * training.NAME_MAX),
+    ],
+)
+def test_names_are_sanitised(raw, name):
+    assert training.sanitize_name(raw, "fallback") == name
+
+
+def test_taken_names_get_a_suffix_and_nothing_escapes(tmp_path, monkeypatch):
+    monkeypatch.setenv("DMN_CHECKPOINT_DIR", str(tmp_path))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine-2").mkdir()
+    assert training.free_name("mine") == "mine-3"
+    assert training.free_name("babi-joint") == "babi-joint-2"  # a shipped name is taken too
+    assert training.free_name("new") == "new"
+    long = "y" * training.NAME_MAX
+    (tmp_path / long).mkdir()
+    assert training.free_name(long) == "y" * (training.NAME_MAX - 2) + "-2"
+    for bad in ("..", "../x", "a/b", ""):
+        with pytest.raises(training.TrainError):
+            training.inside(tmp_path, bad)
+
+
+def test_limits_come_from_the_environment():
+    assert training.Limits.from_env({}) == training.Limits(256, 200_000, 21_600, 50)
+    limits = training.Limits.from_env(
+        {"DMN_MAX_EPOCHS": "5", "DMN_MAX_TRAIN_EXAMPLES": "0", "DMN_MAX_TRAIN_SECONDS": "60", "DMN_MAX_UPLOAD_MB": "x"}
+    )
+    assert limits == training.Limits(max_epochs=5, max_train_examples=None, max_train_seconds=60, max_upload_mb=50)
+    assert training.Limits.from_env({"DMN_MAX_EPOCHS": "-3"}).max_epochs == 256
+    assert "at most 5 epochs, all questions, 1:00 per run" in limits.describe()
+
+
+def test_the_data_limit_splits_evenly_over_tasks():
+    assert training.per_task_limit({1: 1000, 2: 1000}, None, None) == (None, False)
+    assert training.per_task_limit({1: 1000, 2: 1000}, 100, 500) == (100, False)
+    assert training.per_task_limit({1: 1000, 2: 1000}, None, 500) == (250, True)
+    assert training.per_task_limit({1: 1000, 2: 1000}, 400, 500) == (250, True)
+    with pytest.raises(training.TrainError, match="Choose fewer tasks"):
+        training.per_task_limit(dict.fromkeys(range(20), 1000), None, 30)
+
+
+def test_settings_are_checked():
+    limits = training.Limits(max_epochs=10)
+    ok = training.check_settings(training.TrainSettings(tasks=[3, 1, 3], epochs=10.0, limit=0, seed=2.0), limits)
+    assert ok.tasks == [1, 3] and ok.epochs == 10 and ok.limit is None and ok.seed == 2
+    for changes, message in [
+        ({"epochs": 11}, "at most 10 epochs"),
+        ({"epochs": 2.5}, "whole number"),
+        ({"tasks": [21]}, "tasks 1 to 20"),
+        ({"variant": "lstm"}, "'dmn' or 'dmn+'"),
+        ({"size": "5k"}, "'1k' or '10k'"),
+        ({"hidden": 2}, "Hidden size must be between 4 and 512"),
+        ({"passes": 0}, "Passes must be between 1 and 10"),
+        ({"limit": 1}, "at least 2 questions"),
+        ({"patience": -1}, "Patience must be 0"),
+        ({"dataset": "sst"}, "Unknown dataset"),
+    ]:
+        with pytest.raises(training.TrainError, match=re.escape(message)):
+            training.check_settings(training.TrainSettings(**{"epochs": 5, **changes}), limits)
+
+
+# --------------------------------------------------------------------------------------------
+# The parts
+
+
+def test_training_curves_grow_and_star_the_best_epoch():
+    empty = plots.training_curves([], 10)
+    assert [len(t.x) for t in empty.data] == [0, 0] and empty.layout.annotations[-1].text.startswith("The curves")
+    history = [
+        {"epoch": 1, "train_loss": 2.0, "val_accuracy": 0.3},
+        {"epoch": 2, "train_loss": 1.0, "val_accuracy": 0.6},
+        {"epoch": 3, "train_loss": 0.8, "val_accuracy": 0.5},
+    ]
+    fig = plots.training_curves(history, 40, best_epoch=2)
+    assert list(fig.data[0].y) == [2.0, 1.0, 0.8] and list(fig.data[1].y) == [0.3, 0.6, 0.5]
+    assert list(fig.data[2].x) == [2] and fig.data[2].marker.symbol == "star"
+    assert fig.layout.xaxis.range == (0.5, 10.5)  # 10 epochs wide at first, growing with the run
+
+
+def test_progress_shows_epoch_elapsed_and_eta():
+    snap = {
+        "job": "j", "name": "m", "state": "training", "running": True, "epoch": 2, "epochs": 10, "elapsed": 65,
+        "eta": 130, "fraction": 0.2, "time_limit": None, "history": [{"seconds": 16.0}] * 2,
+        "best_val_accuracy": 0.5, "best_epoch": 2, "device": "cpu", "saved_as": None,
+    }  # fmt: skip
+    html = train_tab.progress_html(snap)
+    assert "epoch 2 of 10" in html and "1:05 elapsed" in html and "about 2:10 left" in html
+    assert "width:20.0%" in html and "best validation accuracy 50.0% (epoch 2)" in html
+    first = train_tab.progress_html({**snap, "epoch": 0, "eta": None, "history": []})
+    assert "known after the first epoch" in first and "dmn-waiting" in first
+    done = train_tab.progress_html({**snap, "state": "done", "running": False, "saved_as": "m"})
+    assert "took 1:05" in done and "width:100%" in done and "saved as <b>m</b>" in done
+
+
+def test_job_eta_uses_recent_epochs_and_the_deadline(tmp_path):
+    job = training.Job(training.TrainSettings(epochs=10), training.Limits(max_train_seconds=None), "m", tmp_path)
+    job.state = "training"
+    now = time.time()
+    job.history = [{"epoch": i, "seconds": 10.0, "time": now} for i in (1, 2)]
+    assert job.eta(now) == pytest.approx(80)
+    assert job.eta(now + 5) == pytest.approx(75)
+    job.deadline = now + 30
+    assert job.eta(now) == pytest.approx(30)
+    assert 0.2 <= job.fraction(now) < 0.3
+
+
+def test_zip_names_use_the_checkpoint_folder(clean_user_dir):
+    path = training.zip_checkpoint("babi-joint")
+    with zipfile.ZipFile(path) as archive:
+        assert "babi-joint/model.safetensors" in archive.namelist()
+    with pytest.raises(Exception, match="No checkpoint called"):
+        training.zip_checkpoint("nope")
+
+
+def test_on_zerogpu_training_asks_for_its_time_limit(monkeypatch):
+    calls = []
+
+    def gpu(fn=None, **kwargs):
+        calls.append(kwargs)
+        return (lambda f: ("gpu", f)) if fn is None else ("gpu", fn)
+
+    monkeypatch.setitem(sys.modules, "spaces", SimpleNamespace(GPU=gpu))
+    assert service.on_gpu(training.train_in_folder, duration=training._gpu_seconds) == (
+        "gpu", training.train_in_folder,
+    )  # fmt: skip
+    assert calls == [{"duration": training._gpu_seconds}]
+    assert 150 <= training._gpu_seconds(None, "f", None, None, "", time.time() + 100) <= 160
+    assert training._gpu_seconds(None, "f", deadline=None) == 3600
+
+
+def test_stale_work_folders_of_crashed_runs_are_removed(tmp_path):
+    old, new, mine = tmp_path / ".training-old", tmp_path / ".upload-new", tmp_path / ".other"
+    for folder in (old, new, mine):
+        folder.mkdir()
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (day_ago, day_ago))
+    os.utime(mine, (day_ago, day_ago))
+    training.remove_stale_staging(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other", ".upload-new"]
