@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from dmn.checkpoint import load_checkpoint
+from dmn.checkpoint import Checkpoint, load_checkpoint
 from dmn.data import EOS, Example, make_batch, split_story, tokenize, tokenize_sentence
 from dmn.device import pick_device
 from dmn.evaluate import best_tags
@@ -25,7 +25,7 @@ class Prediction:
     answer: str  # answer words joined by "," as bAbI writes them ("apple,football")
     confidence: float  # probability of that answer
     top_answers: list[tuple[str, float]]  # the k most probable answers, best first
-    facts: list[str]  # the sentences the model read, in order
+    facts: list[str]  # the sentences (for a word-level model, the words) the model read, in order
     gates: list[list[float]]  # [pass][fact] attention gate values
     unknown_words: list[str]  # words outside the vocabulary (read as <unk>)
     dropped_facts: int  # early sentences beyond the model's memory (max_facts), not read
@@ -62,7 +62,7 @@ def top_sequences(probs: torch.Tensor, answers: list[str], k: int) -> list[tuple
 class Predictor:
     """A loaded checkpoint that answers questions: `Predictor.load(path).predict(story, question)`."""
 
-    def __init__(self, checkpoint, device: torch.device) -> None:
+    def __init__(self, checkpoint: Checkpoint, device: torch.device) -> None:
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(device).eval()
         self.vocab = checkpoint.vocab

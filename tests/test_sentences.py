@@ -172,3 +172,28 @@ def test_glove_text_loader_and_initialisation(tmp_path):
 def test_trees_over_several_lines():
     trees = parse_trees("( (S (NP (DT A))\n (VP (VBZ works))) )", "here")
     assert [(leaf.label, leaf.word) for leaf in trees[0].leaves()] == [("DT", "A"), ("VBZ", "works")]
+
+
+def test_predictor_reads_a_sentence_word_by_word_and_tags_it(tmp_path):
+    from dmn.checkpoint import save_checkpoint
+    from dmn.predict import InputError, Predictor
+
+    examples = [Example([["The"], ["cat"], ["sat"]], ["what", "tags"], ["DT", "NN", "VBD"])]
+    vocab = Vocab.build(examples, lowercase=False)
+    config = DMNConfig(
+        len(vocab.words),
+        len(vocab.answers),
+        hidden=8,
+        passes=2,
+        max_facts=5,
+        fact_unit="word",
+        answer_mode="tags",
+        **VARIANTS["dmn+"],
+    )
+    path = save_checkpoint(tmp_path / "tagger", DMN(config), vocab, {"task": "pos:ewt", "question": "what tags"}, {})
+    p = Predictor.load(path, device="cpu").predict("The dog sat.")
+    assert p.facts == ["The", "dog", "sat", "."] and len(p.tags) == 4 and len(p.gates) == 2
+    assert all(tag in vocab.answers[1:] for tag, _ in p.tags)  # never the end token
+    assert p.unknown_words == ["dog", "."]
+    with pytest.raises(InputError, match="sentence is empty"):
+        Predictor.load(path, device="cpu").predict("   ")
