@@ -272,3 +272,76 @@ def training_curves(history: Sequence[dict], epochs: int | None = None, best_epo
         showlegend=False,
     )
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# One-sentence models (sentiment, part of speech): every word is a fact
+
+
+def sentence_by_pass_html(words: Sequence[str], gates: Sequence[Sequence[float]], top_facts: Sequence[int],
+                          pass_number: int) -> str:
+    """The sentence inline, each word shaded by its gate on one pass (1-based), the top word starred."""
+    if not words or not gates:
+        return ""
+    p = min(max(int(pass_number), 1), len(gates)) - 1
+    row, top = gates[p], top_facts[p]
+    spans = []
+    for i, word in enumerate(words):
+        g = row[i] if i < len(row) else 0.0
+        colour = "white" if g > 0.5 else "#111827"
+        star = f"<sup style='color:{TOP_COLOUR}'>★</sup>" if i == top else ""
+        spans.append(
+            f"<span class='dmn-word' title='word {i + 1}, gate {g:.3f}' style='background:{gate_colour(g)};"
+            f"color:{colour};padding:2px 5px;margin:2px;border-radius:4px;display:inline-block'>"
+            f"{html.escape(word)}{star}</span>"
+        )
+    return (
+        f"<div class='dmn-sentence'><div style='font-size:13px;opacity:0.8;margin-bottom:4px'>Pass {p + 1} of "
+        f"{len(gates)}: darker = more attention (hover a word for its gate)</div>"
+        f"<div style='font-size:17px;line-height:2'>{''.join(spans)}</div></div>"
+    )
+
+
+# Penn Treebank tags (as in UD English-EWT's xpos) in coarse groups, one colour each
+TAG_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "noun": ("#fde68a", ("NN", "NNS", "NNP", "NNPS")),
+    "verb": ("#fca5a5", ("VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD")),
+    "adjective": ("#bbf7d0", ("JJ", "JJR", "JJS")),
+    "adverb": ("#bfdbfe", ("RB", "RBR", "RBS", "WRB")),
+    "pronoun": ("#e9d5ff", ("PRP", "PRP$", "WP", "WP$", "EX")),
+    "determiner": ("#fed7aa", ("DT", "PDT", "WDT")),
+    "preposition / particle": ("#99f6e4", ("IN", "TO", "RP")),
+    "conjunction": ("#fbcfe8", ("CC",)),
+    "number": ("#d9f99d", ("CD",)),
+}
+OTHER_TAG_COLOUR = "#e5e7eb"  # punctuation, symbols and the rest
+
+
+def tag_colour(tag: str) -> str:
+    for colour, tags in TAG_GROUPS.values():
+        if tag in tags:
+            return colour
+    return OTHER_TAG_COLOUR
+
+
+def tags_html(words: Sequence[str], tags: Sequence[Sequence]) -> str:
+    """The words as coloured tokens, each with its tag under it (probability on hover), and a legend."""
+    if not words:
+        return ""
+    tokens = []
+    for word, (tag, p) in zip(words, tags, strict=False):
+        tokens.append(
+            f"<span class='dmn-tag' title='{html.escape(str(tag))}: p = {float(p):.3f}' style='display:inline-flex;"
+            f"flex-direction:column;align-items:center;background:{tag_colour(str(tag))};color:#111827;"
+            f"padding:2px 6px;margin:3px;border-radius:5px'><span style='font-size:16px'>{html.escape(word)}"
+            f"</span><b style='font-size:11px;font-family:ui-monospace,monospace'>{html.escape(str(tag))}</b></span>"
+        )
+    legend = "".join(
+        f"<span style='background:{colour};color:#111827;padding:1px 6px;margin:2px;border-radius:4px;"
+        f"display:inline-block' title='{' '.join(group)}'>{name}</span>"
+        for name, (colour, group) in [*TAG_GROUPS.items(), ("other (punctuation, symbols…)", (OTHER_TAG_COLOUR, ()))]
+    )
+    return (
+        f"<div class='dmn-tags'><div>{''.join(tokens)}</div>"
+        f"<div style='font-size:12px;margin-top:6px'>Legend: {legend}</div></div>"
+    )

@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from app import plots, service, texts, train_tab  # noqa: E402
+from app import plots, sentence_tabs, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
 from dmn.data import BABI_TASK_NAMES, DataFormatError, DataNotFoundError  # noqa: E402
@@ -262,6 +262,10 @@ def build_demo() -> gr.Blocks:
                 result_json = gr.JSON(label="ask", elem_id="result-json")
             with gr.Accordion("Words this model knows", open=False):
                 vocab_md = gr.Markdown(vocabulary_md(summary))
+        with gr.Tab("Sentiment", id="sentiment"):
+            sentence_tabs.build_sentiment(demo)
+        with gr.Tab("Part of speech", id="pos"):
+            sentence_tabs.build_tagging(demo)
         with gr.Tab("Train", id="train"):
             train_tab.build(demo, checkpoint)
         with gr.Tab("About", id="about"):

@@ -1,0 +1,137 @@
+"""The Sentiment and Part-of-speech tabs: their "sentiment" and "tag" endpoints through gradio_client
+against a launched app, and their drawing step."""
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+gr = pytest.importorskip("gradio")
+Client = pytest.importorskip("gradio_client").Client
+
+from app import plots, sentence_tabs, ui  # noqa: E402
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
+    pytest.mark.filterwarnings("ignore::UserWarning:gradio.helpers"),  # gr.Warning outside a request
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    demo = ui.build_demo()
+    port = free_port()
+    ui.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False, download_files=False)
+    demo.close()
+
+
+def sentiment(client, sentence, checkpoint=""):
+    return client.predict(sentence, checkpoint, api_name="/sentiment")
+
+
+def tag(client, sentence, checkpoint=""):
+    return client.predict(sentence, checkpoint, api_name="/tag")
+
+
+def test_endpoints_are_named_and_documented(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("/sentiment", "/tag", "/ask"):
+        assert name in endpoints
+    for name in ("/sentiment", "/tag"):
+        assert [p["parameter_name"] for p in endpoints[name]["parameters"]] == ["sentence", "checkpoint"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "label"),
+    [("a wonderful , moving film", "positive"), ("I love this movie", "positive"),
+     ("the worst film ever", "negative"), ("a dull , boring mess", "negative")],
+)  # fmt: skip
+def test_clear_sentences_get_sensible_labels(client, sentence, label):
+    result = sentiment(client, sentence)
+    assert result["error"] is None and result["warning"] is None
+    assert result["checkpoint"] == "sst-binary"
+    assert result["answer"] == label and result["confidence"] > 0.9
+    words = sentence.split()
+    assert result["facts"] == words
+    assert len(result["gates"]) == result["passes"] >= 2
+    assert all(len(row) == len(words) for row in result["gates"])
+
+
+def test_fine_grained_checkpoint(client):
+    result = sentiment(client, "the worst film ever", "sst-fine")
+    assert result["checkpoint"] == "sst-fine"
+    assert result["answer"] in {"very-negative", "negative", "neutral", "positive", "very-positive"}
+    assert result["answer"].endswith("negative")
+
+
+def test_a_tagged_sentence_has_one_tag_per_word(client):
+    result = tag(client, "I love this movie")
+    assert result["error"] is None and result["checkpoint"] == "pos-ewt"
+    assert result["facts"] == ["I", "love", "this", "movie"]
+    assert len(result["tags"]) == 4
+    assert [t for t, _ in result["tags"]] == result["answer"].split() == ["PRP", "VBP", "DT", "NN"]
+    assert all(0 < p <= 1 for _, p in result["tags"])
+
+
+def test_unknown_words_warn_and_the_model_still_answers(client):
+    for result in (sentiment(client, "the xyzzq film is good"), tag(client, "the xyzzq dog runs")):
+        assert result["error"] is None and result["answer"]
+        assert result["unknown_words"] == ["xyzzq"]
+        assert "xyzzq" in result["warning"] and "vocabulary" in result["warning"]
+
+
+@pytest.mark.parametrize("endpoint", [sentiment, tag])
+def test_empty_too_long_and_wrong_checkpoint_give_messages(client, endpoint):
+    empty = endpoint(client, "   ")
+    assert empty["error"] == "The sentence is empty: write at least one word." and empty["answer"] is None
+    long = endpoint(client, "good " * 201)
+    assert "too long" in long["error"] and "200 words" in long["error"]
+    wrong = endpoint(client, "good", "babi-joint")
+    assert "No " in wrong["error"] and "babi-joint" in wrong["error"]
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing (no server)
+
+
+def test_render_sentiment_draws_every_part():
+    result = sentence_tabs.sentiment("not bad at all")
+    answer, status, bar, heatmap, slider, sentence_html = sentence_tabs.render_sentiment(result)
+    assert "Sentiment: positive" in answer and status == ""
+    assert list(bar.data[0].y) == [a for a, _ in sentence_tabs.labels(result["top_answers"])]
+    assert set(bar.data[0].y) == {"positive", "negative"}
+    assert list(heatmap.data[0].z) == [list(col) for col in zip(*result["gates"], strict=True)]
+    assert slider["visible"] is True and slider["maximum"] == 2
+    assert sentence_html.count("class='dmn-word'") == 4 and "Pass 1 of 2" in sentence_html
+    assert "Pass 2 of 2" in sentence_tabs.show_pass(result, 2)
+
+
+def test_render_errors_are_messages_not_tracebacks():
+    result = sentence_tabs.sentiment("")
+    answer, *rest = sentence_tabs.render_sentiment(result)
+    assert "empty" in answer and rest[1:3] == [None, None]
+    summary, status, tags_html, heatmap = sentence_tabs.render_tags(sentence_tabs.tag("word " * 300))
+    assert "too long" in summary and tags_html == "" and heatmap is None
+    assert sentence_tabs.render_tags(None) == ("", "", "", None)
+
+
+def test_tags_html_colours_tokens_and_has_a_legend():
+    result = sentence_tabs.tag("the cat sat on the floor .")
+    summary, _, tags_html, _ = sentence_tabs.render_tags(result)
+    assert "7 words tagged" in summary
+    assert tags_html.count("class='dmn-tag'") == 7 and "Legend" in tags_html
+    assert plots.tag_colour("NN") in tags_html and plots.tag_colour("NNS") == plots.tag_colour("NN")
+    assert plots.tag_colour(".") == plots.OTHER_TAG_COLOUR
+
+
+def test_pickers_list_only_their_own_checkpoints():
+    assert [key for _, key in sentence_tabs.choices("sst:")] == ["sst-binary", "sst-fine"]
+    assert [key for _, key in sentence_tabs.choices("pos:")] == ["pos-ewt"]
