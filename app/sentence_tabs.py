@@ -252,8 +252,8 @@ def _picker(prefix: str, elem_id: str, info: str) -> gr.Dropdown:
     )  # fmt: skip
 
 
-def build_sentiment(demo: gr.Blocks) -> None:
-    """The Sentiment tab's contents and events."""
+def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
+    """The Sentiment tab's contents and events; returns its checkpoint picker (the Train tab refreshes it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             checkpoint = _picker(SENTIMENT, "sst-checkpoint", "sst-binary: positive/negative; sst-fine: five labels.")
@@ -284,10 +284,11 @@ def build_sentiment(demo: gr.Blocks) -> None:
     examples.load_input_event.then(**model, api_visibility="private").then(**draw)
     pass_slider.input(show_pass, [result_json, pass_slider], [pass_html], api_visibility="private")
     demo.load(refresh(SENTIMENT), [checkpoint], [checkpoint], api_visibility="private")
+    return checkpoint
 
 
-def build_tagging(demo: gr.Blocks) -> None:
-    """The Part-of-speech tab's contents and events."""
+def build_tagging(demo: gr.Blocks) -> gr.Dropdown:
+    """The Part-of-speech tab's contents and events; returns its checkpoint picker."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             checkpoint = _picker(TAGGING, "pos-checkpoint", "Penn Treebank tags (UD English-EWT).")
@@ -312,3 +313,4 @@ def build_tagging(demo: gr.Blocks) -> None:
     gr.on([run.click, sentence.submit], **model, api_visibility="private").then(**draw)
     examples.load_input_event.then(**model, api_visibility="private").then(**draw)
     demo.load(refresh(TAGGING), [checkpoint], [checkpoint], api_visibility="private")
+    return checkpoint

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from app import plots, service, training
+from app import plots, sentence_tabs, service, training
 from dmn.checkpoint import CheckpointError
 
 POLL_SECONDS = 1.0
@@ -68,7 +68,8 @@ def intro(limits: training.Limits) -> str:
 Choose what to train on and the model's settings, then press **Start**. After every epoch the curves
 show the training loss and the accuracy on held-out validation questions; the best model so far is
 kept. **Stop** ends the run at the next step and keeps that best model. The result appears in the Ask
-tab's checkpoint picker, and under *Your checkpoints* below you can download it as a zip, or upload
+tab's checkpoint picker (sentiment and part-of-speech models in their own tabs), and under *Your
+checkpoints* below you can download it as a zip, or upload
 a checkpoint you trained elsewhere (`python -m dmn train ...`).
 
 **On this server:** {limits.describe()}."""
@@ -127,6 +128,8 @@ def start(
     limit: float | None,
     name: str,
     patience: float | None = 8,
+    phrases: bool = False,
+    glove: bool = False,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -148,6 +151,8 @@ def start(
         limit=limit,
         patience=patience,
         name=name or "",
+        phrases=bool(phrases),
+        glove=bool(glove),
     )
     try:
         job = training.JOBS.start(settings)
@@ -257,7 +262,7 @@ def message_md(snap: dict) -> str:
 def poll(session: dict | None, seen: dict | None) -> tuple:
     """One timer tick: redraw what changed (curves only after a new epoch) and, when the run has
     ended, list its checkpoint in the pickers and stop polling."""
-    outputs = ("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine")
+    outputs = ("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos")
     keep = dict.fromkeys(outputs, gr.update())
     job = training.JOBS.get((session or {}).get("job"))
     if job is None:
@@ -283,8 +288,11 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
             out["ask"] = gr.update(choices=choices)
             keys = [key for _, key in choices]
             key = snap["saved_as"]
-            key = key if key in keys else str(service.user_checkpoint_dir() / key)
-            out["mine"] = gr.update(choices=choices, value=key)
+            out["mine"] = gr.update(choices=choices, value=key) if key in keys else gr.update(choices=choices)
+            for picker, prefix in (("sst", sentence_tabs.SENTIMENT), ("pos", sentence_tabs.TAGGING)):
+                found = sentence_tabs.choices(prefix)
+                new = key in [k for _, k in found]  # a sentence model: shown in its tab's picker at once
+                out[picker] = gr.update(choices=found, value=key) if new else gr.update(choices=found)
     out["seen"] = {
         "job": snap["job"],
         "epoch": snap["epoch"],
@@ -296,19 +304,32 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
     return tuple(out[k] for k in outputs)
 
 
-def on_load(session: dict | None, tasks: list[int] | None, size: str) -> tuple:
+def on_load(session: dict | None, dataset: str, tasks: list[int] | None, size: str) -> tuple:
     """A page that opens while a run is going watches it; the data status is checked."""
     session = dict(session or {})
     current = training.JOBS.current()
-    data = data_status(tasks, size)
+    data = data_status(dataset, tasks, size)
     if current is not None:
         token = session.get("token") if session.get("job") == current.id else None
         return {"job": current.id, "token": token}, None, gr.Timer(active=True), data
     return session, gr.update(), gr.update(), data
 
 
-def data_status(tasks: list[int] | None, size: str) -> str:
-    return training.babi_status(list(tasks or [1]), size or "1k")[1]
+def data_status(dataset: str, tasks: list[int] | None, size: str) -> str:
+    return training.data_status(training.TrainSettings(dataset=dataset or "babi", tasks=list(tasks or []), size=size))
+
+
+def show_dataset(dataset: str) -> tuple:
+    """The settings that apply to a dataset: bAbI tasks, the file, the sentence options, gate supervision."""
+    task = training.DATASETS.get(dataset, training.DATASETS["babi"]).task
+    return (
+        gr.update(visible=dataset == "babi"),
+        gr.update(visible=dataset == "file"),
+        gr.update(visible=task is not None),
+        gr.update(visible=bool(task and task.startswith("sst:"))),
+        gr.update(visible=task is None),
+        gr.update(label="Examples (0: all)" if task else "Questions per task (0: all)"),
+    )
 
 
 def check_babi_file(own_file: str | None) -> str:
@@ -365,8 +386,11 @@ def download_checkpoint(checkpoint: str | None) -> Any:
 # The tab
 
 
-def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
-    """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo)."""
+def build(
+    demo: gr.Blocks, ask_checkpoint: gr.Dropdown, sentiment_checkpoint: gr.Dropdown, tagging_checkpoint: gr.Dropdown
+) -> None:
+    """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo); a finished run
+    refreshes the checkpoint pickers of the Ask, Sentiment and Part-of-speech tabs."""
     limits = training.Limits.from_env()
     session = gr.State({})
     seen = gr.State(None)
@@ -398,12 +422,23 @@ def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
                     label="Training set",
                     elem_id="train-size",
                 )
-                data_md = gr.Markdown(elem_id="train-data")
             with gr.Column(visible=False) as file_group:
                 own_file = gr.File(label="Your file in bAbI format (.txt)", file_types=[".txt"], elem_id="train-file")
                 file_md = gr.Markdown(elem_id="train-file-status")
                 with gr.Accordion("The bAbI format", open=False):
                     gr.Markdown(FORMAT_HELP)
+            with gr.Column(visible=False) as sentence_group:
+                phrases = gr.Checkbox(
+                    False, label="Train on phrases", elem_id="train-phrases",
+                    info="Also train on every labelled phrase of SST's trees (far more examples, slower).",
+                )  # fmt: skip
+                glove_ok = training.glove_available()
+                glove = gr.Checkbox(
+                    False, label="Start from GloVe 50d vectors", interactive=glove_ok, elem_id="train-glove",
+                    info="Pretrained word vectors (GloVe 6B 50d) instead of random ones."
+                    if glove_ok else training.GLOVE_MISSING,
+                )  # fmt: skip
+            data_md = gr.Markdown(elem_id="train-data")
             variant = gr.Radio(
                 [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
                 value="dmn",
@@ -471,11 +506,8 @@ def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
 
     # ---- events
     private: dict[str, Any] = {"api_visibility": "private"}
-    dataset.change(
-        lambda d: (gr.update(visible=d == "babi"), gr.update(visible=d == "file")),
-        [dataset], [babi_group, file_group], **private,
-    )  # fmt: skip
-    gr.on([tasks.change, size.change], data_status, [tasks, size], [data_md], **private)
+    dataset.change(show_dataset, [dataset], [babi_group, file_group, sentence_group, phrases, gate, limit], **private)
+    gr.on([dataset.change, tasks.change, size.change], data_status, [dataset, tasks, size], [data_md], **private)
     all_tasks.click(lambda: list(training.BABI_TASK_NAMES), None, [tasks], **private)
     variant.change(lambda v: v == "dmn", [variant], [gate], **private)
     gr.on(
@@ -485,13 +517,14 @@ def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
     own_file.upload(check_babi_file, [own_file], [file_md], api_name="check_babi_file")
     own_file.clear(lambda: "", None, [file_md], **private)
 
-    poll_outputs = [progress, message, curves, log, seen, timer, stop_btn, ask_checkpoint, mine]
+    poll_outputs = [progress, message, curves, log, seen, timer, stop_btn, ask_checkpoint, mine, sentiment_checkpoint,
+                    tagging_checkpoint]  # fmt: skip
     poll_event: dict[str, Any] = dict(
         fn=poll, inputs=[session, seen], outputs=poll_outputs, show_progress="hidden", concurrency_limit=None,
         **private,
     )  # fmt: skip
     start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
-                    limit, name, patience]  # fmt: skip
+                    limit, name, patience, phrases, glove]  # fmt: skip
     start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
         after_start, [status_json, session], [session, seen, timer, message], **private
     ).then(**poll_event)
@@ -502,4 +535,4 @@ def build(demo: gr.Blocks, ask_checkpoint: gr.Dropdown) -> None:
     upload.upload(upload_checkpoint, [upload], [upload_md, ask_checkpoint, mine], api_name="upload_checkpoint")
     upload.clear(lambda: "", None, [upload_md], **private)
     mine.change(download_checkpoint, [mine], [download], api_name="download_checkpoint")
-    demo.load(on_load, [session, tasks, size], [session, seen, timer, data_md], **private).then(**poll_event)
+    demo.load(on_load, [session, dataset, tasks, size], [session, seen, timer, data_md], **private).then(**poll_event)

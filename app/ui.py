@@ -263,11 +263,11 @@ def build_demo() -> gr.Blocks:
             with gr.Accordion("Words this model knows", open=False):
                 vocab_md = gr.Markdown(vocabulary_md(summary))
         with gr.Tab("Sentiment", id="sentiment"):
-            sentence_tabs.build_sentiment(demo)
+            sentiment_checkpoint = sentence_tabs.build_sentiment(demo)
         with gr.Tab("Part of speech", id="pos"):
-            sentence_tabs.build_tagging(demo)
+            tagging_checkpoint = sentence_tabs.build_tagging(demo)
         with gr.Tab("Train", id="train"):
-            train_tab.build(demo, checkpoint)
+            train_tab.build(demo, checkpoint, sentiment_checkpoint, tagging_checkpoint)
         with gr.Tab("About", id="about"):
             gr.Markdown(texts.ABOUT, latex_delimiters=texts.LATEX)
             card_md = gr.Markdown(texts.model_card(summary) if summary else "No checkpoint found.")

@@ -21,7 +21,7 @@ pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
-from app import plots, service, train_tab, training, ui  # noqa: E402
+from app import plots, sentence_tabs, service, train_tab, training, ui  # noqa: E402
 from dmn.checkpoint import load_checkpoint  # noqa: E402
 from dmn.download import DownloadError  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
@@ -74,7 +74,8 @@ def clean_user_dir(user_dir):
 
 TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
-    batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8,
+    batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
+    glove=False,
 )  # fmt: skip
 
 
@@ -236,6 +237,78 @@ def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_pa
     assert job.state == "failed"
     assert "could not be downloaded" in job.message and "python -m dmn download babi" in job.message
     assert "DMN_DATA_DIR" in job.message and list(clean_user_dir.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Sentence tasks: sentiment (SST) and part of speech (UD English EWT)
+
+
+def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_user_dir):
+    if training.sentence_status("sst:binary")[0] is False:
+        pytest.skip("SST data not found in DMN_DATA_DIR")
+    started = start(client, dataset="sst-binary", tasks=[], gate_supervision=True, limit=100, epochs=1, name="")
+    assert started["started"], started["error"]
+    done = wait(client, started["job"], timeout=120)
+    assert done["state"] == "done", done["message"]
+    assert done["saved_as"] == "dmn-sst-binary" and "Sentiment tab's checkpoint picker" in done["message"]
+    config = load_checkpoint(clean_user_dir / "dmn-sst-binary").config
+    assert config["task"] == "sst:binary" and config["train"]["gate_supervision"] == 0
+    assert config["command"].startswith("python -m dmn train --task sst:binary") and "--limit 100" in config["command"]
+
+    # in the Sentiment tab's picker (a finished run refreshes it), not in the Ask tab's
+    assert "dmn-sst-binary" in [key for _, key in sentence_tabs.choices(sentence_tabs.SENTIMENT)]
+    assert "dmn-sst-binary" not in [key for _, key in service.checkpoint_choices()]
+    session, seen = {"job": started["job"]}, {"job": started["job"], "running": True}
+    polled = dict(zip(("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos"),
+                      train_tab.poll(session, seen), strict=True))  # fmt: skip
+    assert polled["sst"]["value"] == "dmn-sst-binary"
+    assert "dmn-sst-binary" in [key for _, key in polled["sst"]["choices"]]
+    assert "value" not in polled["pos"] and "value" not in polled["mine"]
+
+    answer = client.predict("not bad at all", "dmn-sst-binary", api_name="/sentiment")
+    assert answer["error"] is None and answer["checkpoint"] == "dmn-sst-binary"
+    assert len(answer["gates"]) == 3 and len(answer["gates"][0]) == 4  # 3 passes over the 4 words (1 epoch: the
+    # label itself may still be empty)
+
+
+def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
+    monkeypatch.setattr(training, "glove_available", lambda: True)
+    limits = training.Limits(max_train_examples=None)
+    settings = training.TrainSettings(dataset="sst-fine", tasks=[], gate_supervision=1.0, phrases=True, glove=True,
+                                      hidden=16, epochs=3, limit=50, variant="dmn+")  # fmt: skip
+    s = training.check_settings(settings, limits)
+    assert s.gate_supervision == 0.0 and s.phrases and s.glove
+    monkeypatch.setattr(training, "sentence_status", lambda task: (True, ""))
+    data = training.DATASETS[s.dataset].prepare(s, limits, lambda line: None)
+    spec = training.run_spec(s, data)
+    assert (spec.task, spec.variant, spec.hidden, spec.limit) == ("sst:fine", "dmn+", 16, 50)
+    assert spec.phrases and spec.embeddings == "glove" and spec.train.gate_supervision == 0.0
+    assert "--phrases --embeddings glove" in data.command and "--gate-supervision" not in data.command
+    assert training.DATASETS[s.dataset].default_name(s) == "dmnplus-sst-fine"
+
+    pos = training.check_settings(training.TrainSettings(dataset="pos-ewt", phrases=True), limits)
+    assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
+    spec = training.run_spec(pos, training.DATASETS["pos-ewt"].prepare(pos, limits, lambda line: None))
+    assert spec.task == "pos:ewt" and not spec.phrases and spec.embeddings is None
+    assert training.DATASETS["pos-ewt"].default_name(pos) == "dmn-pos-ewt"
+
+    babi = training.check_settings(training.TrainSettings(tasks=[1], phrases=True, glove=True), limits)
+    assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove
+
+    monkeypatch.setattr(training, "glove_available", lambda: False)
+    with pytest.raises(training.TrainError, match="requirements-train.txt"):
+        training.check_settings(training.TrainSettings(dataset="sst-binary", glove=True), limits)
+
+
+def test_missing_sentence_data_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path / "empty"))
+    found, note = training.sentence_status("pos:ewt")
+    assert not found and "en_ewt-ud-train.conllu" in note and "UD_English-EWT" in note and "DMN_DATA_DIR" in note
+    assert "nlp.stanford.edu/sentiment" in train_tab.data_status("sst-binary", [], "1k")
+    job = training.JOBS.start(training.TrainSettings(dataset="sst-binary", hidden=16, epochs=1))
+    job = training.JOBS.wait(job.id, 30)
+    assert job.state == "failed" and "trainDevTestTrees_PTB" in job.message and "not downloaded" in job.message
+    assert list(clean_user_dir.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------
