@@ -113,11 +113,7 @@ def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
     facts: list[list[str]] = []
     fact_index: dict[int, int] = {}  # line id -> index into facts
     last_id = 0
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise DataFormatError(f"{path}: not UTF-8 text ({err})") from None
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(_read_lines(path), 1):
         if not line.strip():
             continue
         fail = _line_error(path, lineno, line)
