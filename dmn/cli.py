@@ -65,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     p.add_argument("--clip", type=float, default=defaults.clip, help="maximum gradient norm")
-    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=defaults.patience,
+        metavar="EPOCHS",
+        help=f"stop after this many epochs without a better validation accuracy, or at 100%% (default "
+        f"{defaults.patience}); 0 turns early stopping off: every epoch is run",
+    )
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
     p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
@@ -101,6 +108,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.patience < 0:
+        raise ValueError(f"--patience must be 0 (no early stopping) or more, not {args.patience}")
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -123,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             weight_decay=args.weight_decay,
             clip=args.clip,
-            patience=args.patience,
+            patience=args.patience or None,  # 0: no early stopping
             gate_supervision=args.gate_supervision,
             seed=args.seed,
         ),

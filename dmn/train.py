@@ -29,7 +29,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     clip: float = 5.0  # max gradient norm
-    patience: int = 8  # epochs without a better validation score before stopping
+    patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
     seed: int = 0
     val_fraction: float = 0.1
@@ -60,8 +60,9 @@ class TrainResult:
     best_val_accuracy: float
     history: list[EpochReport] = field(default_factory=list)
     stopped_early: bool = False
-    cancelled: bool = False
+    cancelled: bool = False  # ended by stop() or by on_epoch returning True
     seconds: float = 0.0
+    stop_reason: str | None = None  # why it was cancelled: the reason given to stop() (None: not cancelled)
 
 
 def _first_of_each_task(examples: Sequence[Example], limit: int | None) -> list[Example]:
@@ -93,10 +94,15 @@ def split_validation(examples: Sequence[Example], fraction: float, seed: int) ->
 class Trainer:
     """Trains a DMN, keeping the weights of the epoch with the best validation accuracy.
 
-    `on_epoch(report)` is called after every epoch; returning True stops training. `stop()`
-    (from any thread) stops at the next step. `on_best(model)` is called whenever the
-    validation accuracy improves, e.g. to write a checkpoint.
+    `on_epoch(report)` is called after every epoch; returning True stops training. `stop(reason)`
+    (from any thread) stops at the next step; the result's `stop_reason` says why. `on_best(model)`
+    is called whenever the validation accuracy improves, e.g. to write a checkpoint.
+    `on_step(done, total)` is called after every training batch with the batches done in this
+    epoch and the epoch's batch count (for a progress bar within an epoch).
+    `config.patience` None: no early stopping, every epoch is run.
     """
+
+    STOPPED = "stopped"  # the reason when none is given
 
     def __init__(
         self,
@@ -117,15 +123,27 @@ class Trainer:
         self.device = torch.device(device)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self._stop = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stop_reason: str | None = None
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, reason: str = STOPPED) -> None:
+        """End training at the next step (any thread); the first reason given is the one recorded."""
+        with self._stop_lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+            self._stop.set()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The reason given to stop(), None before it is called."""
+        return self._stop_reason
 
     def fit(
         self,
         on_epoch: Callable[[EpochReport], bool | None] | None = None,
         on_best: Callable[[DMN], None] | None = None,
         progress: bool = False,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> TrainResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -146,7 +164,7 @@ class Trainer:
                 disable=not progress,
                 leave=False,
             )
-            for batch in bar:
+            for done, batch in enumerate(bar, 1):
                 if self._stop.is_set():
                     break
                 batch = batch.to(self.device)
@@ -159,8 +177,10 @@ class Trainer:
                 total_loss += loss.item() * len(batch.examples)
                 seen += len(batch.examples)
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+                if on_step is not None:
+                    on_step(done, n_batches)
             if self._stop.is_set():
-                result.cancelled = True
+                result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
             val_by_task = accuracy_by_task(self.model, self.vocab, self.val_examples, device=self.device)
             val_accuracy = sum(val_by_task.values()) / len(val_by_task)
@@ -189,10 +209,10 @@ class Trainer:
                     f"epoch {epoch}: loss {report.train_loss:.4f}  val {val_accuracy:.2%}"
                     f"  best {result.best_val_accuracy:.2%} (epoch {result.best_epoch})  {seconds:.0f}s"
                 )
-            if on_epoch is not None and on_epoch(report):
-                result.cancelled = True
+            if (on_epoch is not None and on_epoch(report)) or self._stop.is_set():
+                result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
-            if val_accuracy >= 1.0 or epoch - result.best_epoch >= cfg.patience:
+            if cfg.patience is not None and (val_accuracy >= 1.0 or epoch - result.best_epoch >= cfg.patience):
                 result.stopped_early = epoch < cfg.epochs
                 break
         self.model.load_state_dict(best_state)
@@ -289,26 +309,37 @@ class TrainingRun:
         }
         self.trainer = Trainer(self.model, self.vocab, self.train_examples, self.val_examples, spec.train, self.device)
 
-    def stop(self) -> None:
-        """End the run at the next step; the best model so far is still written."""
-        self.trainer.stop()
+    BY_USER = "by the user"  # metrics["stopped"] of a run stopped without a reason
+
+    def stop(self, reason: str = BY_USER) -> None:
+        """End the run at the next step; the best model so far is still written, and its metrics'
+        "stopped" is `reason` (e.g. "by the user", "time limit (6 h)")."""
+        self.trainer.stop(reason)
 
     def fit(
         self,
         out: str | os.PathLike,
         on_epoch: Callable[[EpochReport], bool | None] | None = None,
         progress: bool = False,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> dict:
         """Train, writing the best model to `out` whenever it improves; then test it and write the
-        final checkpoint with its metrics. Returns the metrics."""
+        final checkpoint with its metrics. Returns the metrics; their "stopped" says how the run
+        ended: "early", "last epoch", or the reason given to stop() ("by the user" when on_epoch
+        ended it). `on_step(done, total)` is called after every batch (see Trainer)."""
         training = {"status": "training"}
         result = self.trainer.fit(
             on_epoch=on_epoch,
             on_best=lambda model: save_checkpoint(out, model, self.vocab, self.config, training),
             progress=progress,
+            on_step=on_step,
         )
+        stopped = "early" if result.stopped_early else "last epoch"
+        if result.cancelled:
+            reason = result.stop_reason
+            stopped = self.BY_USER if reason in (None, Trainer.STOPPED) else reason
         if result.best_epoch == 0:  # stopped before the first epoch ended: nothing worth keeping
-            return {"status": "cancelled", "epochs_run": 0}
+            return {"status": "cancelled", "epochs_run": 0, "stopped": stopped}
         accuracy = {}
         if self.has_test_set:
             accuracy = accuracy_on_test_set(
@@ -320,7 +351,7 @@ class TrainingRun:
             "validation_accuracy": result.best_val_accuracy,
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
-            "stopped": "by the user" if result.cancelled else ("early" if result.stopped_early else "last epoch"),
+            "stopped": stopped,
             "train_seconds": round(result.seconds, 1),
             "data": {
                 "task": self.spec.task,

@@ -113,3 +113,25 @@ def test_errors_are_one_clear_line(trained, tmp_path, capsys, args, message):
     assert main([a.format(**fill) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_patience_0_turns_early_stopping_off(tmp_path, capsys, monkeypatch):
+    import dmn.cli
+
+    specs = []
+
+    def capture(spec, *args, **kwargs):  # stands in for TrainingRun: records what the CLI asked for
+        specs.append(spec)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(dmn.cli, "TrainingRun", capture)
+    out = str(tmp_path / "x")
+    for patience in ("0", "3"):
+        assert main(["train", "--task", "babi:1", "--patience", patience, "--device", "cpu", "--out", out]) == 2
+    assert [spec.train.patience for spec in specs] == [None, 3]
+    capsys.readouterr()
+    assert main(["train", "--task", "babi:1", "--patience", "-1", "--out", out]) == 2
+    assert "--patience must be 0 (no early stopping) or more" in capsys.readouterr().err and len(specs) == 2
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "0 turns early stopping off" in " ".join(capsys.readouterr().out.split())

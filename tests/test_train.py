@@ -55,3 +55,53 @@ def test_stop_from_another_thread_ends_the_run_and_keeps_the_best_weights():
     assert result.cancelled and len(result.history) == 2
     best = bests[-1]
     assert all(torch.equal(v, best[k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_stop_with_a_reason_ends_with_that_reason():
+    trainer = make_trainer(epochs=50)
+    result = trainer.fit(on_epoch=lambda report: trainer.stop("time limit (1:00)") if report.epoch == 2 else None)
+    assert result.cancelled and len(result.history) == 2
+    assert result.stop_reason == trainer.stop_reason == "time limit (1:00)"
+
+    early = make_trainer(epochs=50)  # stopped before it starts: no epoch, the reason kept; a second reason is ignored
+    early.stop("shutting down")
+    early.stop("another reason")
+    result = early.fit()
+    assert result.cancelled and result.history == [] and result.stop_reason == "shutting down"
+
+    by_callback = make_trainer(epochs=5).fit(on_epoch=lambda report: True)
+    assert by_callback.cancelled and by_callback.stop_reason == Trainer.STOPPED
+    assert make_trainer(epochs=1).fit().stop_reason is None
+
+
+def test_patience_none_runs_every_epoch_where_patience_would_stop():
+    trainer = make_trainer(epochs=8)
+    trainer.config.patience = 1
+    stopped = trainer.fit()
+    assert stopped.stopped_early and len(stopped.history) < 8  # this data stops a patient run early
+
+    trainer = make_trainer(epochs=8)
+    trainer.config.patience = None
+    result = trainer.fit()
+    assert [r.epoch for r in result.history] == list(range(1, 9))
+    assert not result.stopped_early and not result.cancelled
+
+
+def test_on_step_counts_the_batches_of_every_epoch():
+    trainer = make_trainer(epochs=2)
+    steps = []
+    trainer.fit(on_step=lambda done, total: steps.append((done, total)))
+    n_batches = -(-len(trainer.train_examples) // trainer.config.batch_size)
+    assert n_batches > 1
+    assert steps == [(i, n_batches) for i in range(1, n_batches + 1)] * 2
+
+    stopping = make_trainer(epochs=2)  # a stop ends the epoch after the batch under way
+    seen = []
+
+    def on_step(done, total):
+        seen.append(done)
+        if done == 2:
+            stopping.stop("enough")
+
+    result = stopping.fit(on_step=on_step)
+    assert seen == [1, 2] and result.cancelled and result.stop_reason == "enough"
