@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from app import plots, service
-from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
+from dmn.checkpoint import CheckpointError, CheckpointInfo
 from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES, InputError
 
 TOAST_SECONDS = 6
@@ -51,14 +51,16 @@ own state, informed by the memory, so a gate is context the tagger used, not the
 # Checkpoints of one-sentence models
 
 
-def checkpoints(prefix: str) -> list[CheckpointInfo]:
-    """Shipped and user checkpoints whose config task starts with prefix ("sst:" or "pos:")."""
-    found = find_checkpoints(service.SHIPPED_DIR, service.user_checkpoint_dir())
+def checkpoints(prefix: str, found: list[CheckpointInfo] | None = None) -> list[CheckpointInfo]:
+    """Shipped and user checkpoints (or those of `found`) whose config task starts with prefix ("sst:"
+    or "pos:")."""
+    found = service.all_checkpoints() if found is None else found
     return [c for c in found if c.task.startswith(prefix)]
 
 
-def choices(prefix: str) -> list[tuple[str, str]]:
-    infos = checkpoints(prefix)
+def choices(prefix: str, found: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
+    """(label, key) pairs for a tab's checkpoint picker (from `found` when given, else from disk)."""
+    infos = checkpoints(prefix, found)
     return [(service.checkpoint_label(i), service.checkpoint_key(i, infos)) for i in infos]
 
 
@@ -70,9 +72,9 @@ def default(prefix: str) -> str | None:
 def resolve(prefix: str, key: str | None) -> tuple[str, CheckpointInfo]:
     infos = checkpoints(prefix)
     key = (key or "").strip() or default(prefix) or ""
-    for info in infos:
-        if key in (service.checkpoint_key(info, infos), info.name, str(info.path)):
-            return service.checkpoint_key(info, infos), info
+    found = service.find_checkpoint(key, infos)
+    if found is not None:
+        return found
     kind = "sentiment" if prefix == SENTIMENT else "part-of-speech"
     names = ", ".join(service.checkpoint_key(i, infos) for i in infos) or "none"
     raise CheckpointError(

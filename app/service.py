@@ -41,12 +41,25 @@ def user_checkpoint_dir() -> Path:
 
 
 SENTENCE_TASKS = ("sst:", "pos:")  # models that read one sentence, not a story and a question
+TABS = {"sst:": "Sentiment", "pos:": "Part of speech"}  # the tab of each sentence task; the rest: Ask
 
 
-def list_checkpoints() -> list[CheckpointInfo]:
-    """The question-answering checkpoints, shipped then the user's own (JSON files only, no weights
-    are read); sentiment and tagging models, which read a single sentence, are left out."""
-    return [c for c in find_checkpoints(SHIPPED_DIR, user_checkpoint_dir()) if not c.task.startswith(SENTENCE_TASKS)]
+def all_checkpoints() -> list[CheckpointInfo]:
+    """Every checkpoint of every task (question answering, sentiment, tagging), shipped then the
+    user's own; JSON files only, no weights are read."""
+    return find_checkpoints(SHIPPED_DIR, user_checkpoint_dir())
+
+
+def list_checkpoints(found: list[CheckpointInfo] | None = None) -> list[CheckpointInfo]:
+    """The question-answering checkpoints (of `found`, else on disk), shipped then the user's own (JSON
+    files only, no weights are read); sentiment and tagging models, which read a single sentence, are
+    left out."""
+    return [c for c in (all_checkpoints() if found is None else found) if not c.task.startswith(SENTENCE_TASKS)]
+
+
+def checkpoint_tab(info: CheckpointInfo) -> str:
+    """The tab that uses a checkpoint: "Ask", "Sentiment" or "Part of speech"."""
+    return next((tab for prefix, tab in TABS.items() if info.task.startswith(prefix)), "Ask")
 
 
 def checkpoint_key(info: CheckpointInfo, infos: list[CheckpointInfo]) -> str:
@@ -75,6 +88,34 @@ def default_checkpoint(infos: list[CheckpointInfo] | None = None) -> str | None:
     return DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else (keys[0] if keys else None)
 
 
+def find_checkpoint(key: str, infos: list[CheckpointInfo]) -> tuple[str, CheckpointInfo] | None:
+    """(picker key, info) of the listed checkpoint a key, a name or a listed path names; else None.
+    Only the listed checkpoints can be named: nothing else on disk is reachable."""
+    for info in infos:
+        if key in (checkpoint_key(info, infos), info.name, str(info.path)):
+            return checkpoint_key(info, infos), info
+    return None
+
+
+def download_choices(infos: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
+    """(label, key) pairs for the download picker: every checkpoint, shipped and the user's, of
+    every task; each label says which tab uses it."""
+    infos = all_checkpoints() if infos is None else infos
+    return [(f"{checkpoint_label(i)} · {checkpoint_tab(i)} tab", checkpoint_key(i, infos)) for i in infos]
+
+
+def resolve_download(key: str | None) -> tuple[str, CheckpointInfo]:
+    """(download picker key, info) of any listed checkpoint (also sentiment and tagging ones); else
+    CheckpointError."""
+    infos = all_checkpoints()
+    key = (key or "").strip()
+    found = find_checkpoint(key, infos) if key else None
+    if found is None:
+        names = ", ".join(checkpoint_key(i, infos) for i in infos) or "none"
+        raise CheckpointError(f"No checkpoint called {key!r}. Available: {names}.")
+    return found
+
+
 def resolve_checkpoint(key: str | None) -> tuple[str, CheckpointInfo]:
     """(picker key, info) of the checkpoint a key, a name or a listed path names; else CheckpointError.
 
@@ -82,9 +123,9 @@ def resolve_checkpoint(key: str | None) -> tuple[str, CheckpointInfo]:
     """
     infos = list_checkpoints()
     key = (key or "").strip() or default_checkpoint(infos) or ""
-    for info in infos:
-        if key in (checkpoint_key(info, infos), info.name, str(info.path)):
-            return checkpoint_key(info, infos), info
+    found = find_checkpoint(key, infos)
+    if found is not None:
+        return found
     if not infos:
         raise CheckpointError(
             f"No checkpoints found in {SHIPPED_DIR} or {user_checkpoint_dir()}: train one with "

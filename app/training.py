@@ -4,10 +4,11 @@ A run goes like this. `JOBS.start(settings)` checks the settings against the lim
 background thread prepares the data (downloading bAbI when it is missing) and calls
 `train_in_folder`, which drives `dmn.train.TrainingRun` in a hidden staging folder inside the
 user checkpoint directory. That function talks to the app only through files in the staging
-folder (events.jsonl: one line per epoch; a STOP file: stop at the next step), so it works the
-same in this process and inside `spaces.GPU` on ZeroGPU, where it runs in a child process. When
-it returns, the finished checkpoint is renamed into the user directory under a free, sanitised
-name (an existing name gets a suffix: "my-model-2") and the staging folder is removed.
+folder (events.jsonl: one line per epoch, and "step" lines on the batches done within an epoch; a
+STOP file: stop at the next step), so it works the same in this process and inside `spaces.GPU` on
+ZeroGPU, where it runs in a child process. When it returns, the finished checkpoint is renamed
+into the user directory under a free, sanitised name (an existing name gets a suffix:
+"my-model-2") and the staging folder is removed.
 
 Limits for public hosting come from environment variables, read when a run starts (see `Limits`).
 """
@@ -48,7 +49,7 @@ from dmn.data import (
     resolve_data_dir,
 )
 from dmn.download import DownloadError, download_babi
-from dmn.train import RunSpec, TrainConfig
+from dmn.train import RunSpec, TrainConfig, TrainingRun
 
 # --------------------------------------------------------------------------------------------
 # Limits
@@ -394,7 +395,7 @@ def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -
                "--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", "--seed", str(s.seed)]  # fmt: skip
     if s.gate_supervision:
         command += ["--gate-supervision", f"{s.gate_supervision:g}"]
-    command += ["--patience", str(s.patience or s.epochs + 1)]
+    command += ["--patience", str(s.patience or 0)]  # 0: no early stopping
     if limit:
         command += ["--limit", str(limit)]
     return shlex.join(command) + "  # as trained in the app's Train tab"
@@ -634,6 +635,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
 EVENTS = "events.jsonl"
 STOP = "STOP"
 OUT = "checkpoint"
+STEP_SECONDS = 0.5  # at most this often a "step" event (batches done within the epoch)
 
 
 def _emit(folder: Path, event: dict) -> None:
@@ -648,11 +650,12 @@ def train_in_folder(
     examples: list[Example] | None = None,
     command: str = "",
     deadline: float | None = None,
+    time_limit: str = "time limit",
 ) -> dict:
-    """Train `spec` into folder/checkpoint; report epochs to folder/events.jsonl; stop when folder/STOP
-    appears or at `deadline` (time.time()). Returns the run's metrics plus "stop_reason"."""
+    """Train `spec` into folder/checkpoint; report epochs (and batches within an epoch) to
+    folder/events.jsonl; stop when folder/STOP appears ("stopped": "by the user" in the metrics) or
+    at `deadline` (time.time(); "stopped": `time_limit`). Returns the run's metrics."""
     from dmn.device import pick_device
-    from dmn.train import TrainingRun
 
     folder_path = Path(folder)
     device = pick_device("auto")
@@ -669,24 +672,32 @@ def train_in_folder(
             "device": str(device),
         },
     )
-    reason: list[str] = []
     done = threading.Event()
 
     def watch() -> None:  # the STOP file and the deadline end the run at the next step
         while not done.wait(0.2):
             if (folder_path / STOP).exists():
-                reason.append("user")
+                run.stop(TrainingRun.BY_USER)
             elif deadline is not None and time.time() >= deadline:
-                reason.append("time")
+                run.stop(time_limit)
             else:
                 continue
-            run.stop()
             return
 
     watcher = threading.Thread(target=watch, name="dmn-train-watch", daemon=True)
     watcher.start()
 
-    def on_epoch(report) -> bool:
+    clock = {"epoch": 1, "start": time.time(), "emitted": 0.0}
+
+    def on_step(batches_done: int, batches: int) -> None:
+        now = time.time()
+        if batches_done < batches and now - clock["emitted"] < STEP_SECONDS:
+            return
+        clock["emitted"] = now
+        _emit(folder_path, {"type": "step", "epoch": clock["epoch"], "done": batches_done, "total": batches,
+                            "seconds": now - clock["start"]})  # fmt: skip
+
+    def on_epoch(report) -> None:
         _emit(
             folder_path,
             {
@@ -702,14 +713,14 @@ def train_in_folder(
                 "improved": report.improved,
             },
         )
-        return bool(reason)
+        clock.update(epoch=report.epoch + 1, start=time.time())
 
     try:
-        metrics = run.fit(folder_path / OUT, on_epoch=on_epoch)
+        clock["start"] = time.time()
+        return run.fit(folder_path / OUT, on_epoch=on_epoch, on_step=on_step)
     finally:
         done.set()
         watcher.join(1)
-    return {**metrics, "stop_reason": reason[0] if reason else None}
 
 
 def _gpu_seconds(*args: Any, **kwargs: Any) -> int:
@@ -741,7 +752,7 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
             lr=s.lr,
             gate_supervision=s.gate_supervision,
             seed=s.seed,
-            patience=s.patience or s.epochs + 1,  # None: never stop early
+            patience=s.patience,  # None: never stop early
         ),
     )
 
@@ -783,6 +794,7 @@ class Job:
         self.message = "Preparing the data…"
         self.log: list[str] = []
         self.history: list[dict] = []
+        self.step: dict | None = None  # the last "step" event of the epoch under way
         self.saved_as: str | None = None
         self.metrics: dict | None = None
         self.device: str | None = None
@@ -845,8 +857,11 @@ class Job:
                 f"{event['words']:,} words, {event['parameters']:,} parameters, on {event['device']}.",
                 event.get("time"),
             )
+        elif event.get("type") == "step":
+            self.step = event
         elif event.get("type") == "epoch":
             self.history.append(event)
+            self.step = None
             mark = "  ✔ best so far, saved" if event["improved"] else ""
             self.add_log(
                 f"epoch {event['epoch']}/{event['epochs']}: loss {event['train_loss']:.4f}, "
@@ -854,28 +869,45 @@ class Job:
                 event.get("time"),
             )
 
+    def current_step(self) -> dict | None:
+        """The last "step" event when it belongs to the epoch under way (batches done of total)."""
+        step = self.step
+        return step if step and step.get("epoch") == len(self.history) + 1 and step.get("total") else None
+
     def eta(self, now: float) -> float | None:
-        """Seconds left: the mean epoch time times the epochs to go (at most until the deadline)."""
+        """Seconds left: the mean epoch time times the epochs to go, less the batches done of the epoch
+        under way (at most until the deadline). In the first epoch, from the time its batches took so far."""
         if not self.running:
             return 0.0
         left = None
+        step = self.current_step()
+        epochs_left = self.settings.epochs - len(self.history)
+        per_epoch = None
         if self.history:
             recent = self.history[-3:]
             per_epoch = sum(e["seconds"] for e in recent) / len(recent)
-            since = now - self.history[-1]["time"]
-            left = max(0.0, per_epoch * (self.settings.epochs - len(self.history)) - since)
+        elif step and step["done"] and step["seconds"] > 0:
+            per_epoch = step["seconds"] / step["done"] * step["total"]
+        if per_epoch is not None and step:
+            left = max(0.0, per_epoch * (epochs_left - step["done"] / step["total"]) - (now - step["time"]))
+        elif per_epoch is not None:
+            left = max(0.0, per_epoch * epochs_left - (now - self.history[-1]["time"]))
         if self.deadline is not None:
             left = min(left, self.deadline - now) if left is not None else None
             left = None if left is None else max(0.0, left)
         return left
 
     def fraction(self, now: float) -> float:
-        """How much of the run is done, 0-1 (within an epoch, by the time it has taken so far)."""
+        """How much of the run is done, 0-1 (within an epoch, by its batches done, else by the time it
+        has taken so far)."""
         if not self.running:
             return 1.0 if self.state in ("done", "stopped") else 0.0
         done = len(self.history)
         part = 0.0
-        if self.history:
+        step = self.current_step()
+        if step:
+            part = min(0.99, step["done"] / step["total"])
+        elif self.history:
             per_epoch = self.history[-1]["seconds"] or 1.0
             part = min(0.95, (now - self.history[-1]["time"]) / per_epoch)
         value = (done + part) / max(1, self.settings.epochs)
@@ -910,6 +942,7 @@ class Job:
                     {k: e[k] for k in ("epoch", "train_loss", "val_accuracy", "seconds", "improved")}
                     for e in self.history
                 ],
+                "step": {k: step[k] for k in ("epoch", "done", "total")} if (step := self.current_step()) else None,
                 "log": list(self.log[-200:]),
                 "saved_as": self.saved_as,
                 "metrics": self.metrics,
@@ -948,18 +981,18 @@ class Job:
             self.state = "training"
             self.message = f"Training {data.description.removesuffix(', trained in the app')}…"
         self.add_log(f"Training {spec.variant.upper()}, {s.passes} passes, hidden {s.hidden}, {s.epochs} epochs.")
-        metrics = _train_on_gpu(spec, str(self.folder), data.data_dir, data.examples, data.command, self.deadline)
+        time_limit = self.time_limit_reason()
+        metrics = _train_on_gpu(
+            spec, str(self.folder), data.data_dir, data.examples, data.command, self.deadline, time_limit=time_limit
+        )
         self.poll()
-        reason = metrics.pop("stop_reason", None) or self.stop_reason
+        stopped = metrics.get("stopped")  # the library records why: "by the user", the time limit, "early"...
+        reason = "time" if stopped == time_limit else ("user" if stopped == TrainingRun.BY_USER else None)
         if metrics.get("status") == "cancelled":
             why = "the time limit came" if reason == "time" else "it was stopped"
             self._end("cancelled", f"{why.capitalize()} before the first epoch ended: nothing was saved.")
             return
         checkpoint = self.folder / OUT
-        if reason == "time":
-            limit = format_seconds(self.limits.max_train_seconds)
-            metrics["stopped"] = f"time limit ({limit}, DMN_MAX_TRAIN_SECONDS)"
-            (checkpoint / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         load_checkpoint(checkpoint)  # a last check before it is listed
         self.saved_as = install(checkpoint, self.name, self.user_dir)
         self.metrics = metrics
@@ -978,6 +1011,10 @@ class Job:
         else:
             how = "Validation stopped improving" if metrics.get("stopped") == "early" else "Done"
             self._end("done", f"{how} after {metrics['epochs_run']} epochs: {summary}. {where}")
+
+    def time_limit_reason(self) -> str:
+        """What a run that the server's time limit ended says in its metrics.json ("stopped")."""
+        return f"time limit ({format_seconds(self.limits.max_train_seconds)}, DMN_MAX_TRAIN_SECONDS)"
 
     def _end(self, state: str, message: str) -> None:
         with self._lock:
@@ -1068,8 +1105,9 @@ ZIP_ROOT = Path(tempfile.gettempdir()) / "dmn-downloads"
 
 
 def zip_checkpoint(key: str, keep_seconds: float = 3600) -> Path:
-    """A zip of a listed checkpoint (name/model.safetensors, name/*.json) in a new temporary folder."""
-    key, info = service.resolve_checkpoint(key)
+    """A zip of a listed checkpoint of any task (name/model.safetensors, name/*.json) in a new temporary
+    folder; CheckpointError for a key that names no listed checkpoint."""
+    key, info = service.resolve_download(key)
     ZIP_ROOT.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in ZIP_ROOT.iterdir():  # zips of earlier downloads (Gradio has copied them to its cache)
