@@ -69,8 +69,8 @@ Choose what to train on and the model's settings, then press **Start**. After ev
 show the training loss and the accuracy on held-out validation questions; the best model so far is
 kept. **Stop** ends the run at the next step and keeps that best model. The result appears in the Ask
 tab's checkpoint picker (sentiment and part-of-speech models in their own tabs), and under *Your
-checkpoints* below you can download it as a zip, or upload
-a checkpoint you trained elsewhere (`python -m dmn train ...`).
+checkpoints* below you can download any checkpoint, shipped or yours, as a zip, or upload
+a checkpoint you trained elsewhere (`python -m dmn train ...`): it is listed in its tab at once.
 
 **On this server:** {limits.describe()}."""
 
@@ -211,6 +211,9 @@ def progress_html(snap: dict | None) -> str:
     where = f"epoch {epoch} of {epochs}" if epoch else ("preparing the data" if state == "preparing" else "epoch 1")
     if state == "training" and epoch == 0:
         where = f"epoch 1 of {epochs} running"
+    step = snap.get("step") if snap["running"] else None
+    if step:  # the epoch under way, by its batches
+        where = f"epoch {step['epoch']} of {epochs}, batch {step['done']:,} of {step['total']:,}"
     elapsed = training.format_seconds(snap["elapsed"])
     if snap["running"]:
         if snap["eta"] is not None:
@@ -218,12 +221,12 @@ def progress_html(snap: dict | None) -> str:
             if snap.get("time_limit") and epoch and snap["eta"] + 1 < _eta_without_limit(snap):
                 left += " (time limit)"
         else:
-            left = "time left: known after the first epoch"
+            left = "time left: known after the first batches"
         timing = f"{elapsed} elapsed · {left}"
     else:
         timing = f"took {elapsed}"
     kind = {"done": "dmn-done", "stopped": "dmn-done", "failed": "dmn-failed", "cancelled": "dmn-failed"}.get(state, "")
-    if snap["running"] and not snap["history"]:
+    if snap["running"] and not snap["history"] and not snap.get("step"):
         kind = "dmn-waiting"
     width = 100 if state in ("done", "stopped") else round(100 * snap["fraction"], 1)
     foot = []
@@ -259,6 +262,33 @@ def message_md(snap: dict) -> str:
     return f"{icon} {html.escape(snap['message'], quote=False)}"
 
 
+PICKERS = ("ask", "sst", "pos", "mine")  # the Ask, Sentiment, Part-of-speech and download pickers
+
+
+def picker_updates(new: str | None = None) -> dict[str, Any]:
+    """Every checkpoint picker re-read from the checkpoint folders, as gr.update()s keyed by PICKERS.
+
+    `new`: the folder name of a checkpoint just added to the user directory (a finished run, an
+    upload). It is chosen in the download picker (which readies its zip) and, when it is a sentiment
+    or tagging model, in its own tab's picker; the Ask picker only lists it (choosing it there would
+    load another model under the user's feet). A sentence model is listed in its own tab only.
+    """
+    found = service.all_checkpoints()
+    lists = {
+        "ask": (service.list_checkpoints(found), service.checkpoint_choices, False),
+        "sst": (sentence_tabs.checkpoints(sentence_tabs.SENTIMENT, found), service.checkpoint_choices, True),
+        "pos": (sentence_tabs.checkpoints(sentence_tabs.TAGGING, found), service.checkpoint_choices, True),
+        "mine": (found, service.download_choices, True),
+    }
+    target = (service.user_checkpoint_dir() / new).resolve() if new else None
+    updates = {}
+    for picker, (infos, make, select) in lists.items():
+        choices = make(infos)
+        key = next((k for info, (_, k) in zip(infos, choices, strict=True) if info.path.resolve() == target), None)
+        updates[picker] = gr.update(choices=choices, value=key) if select and key else gr.update(choices=choices)
+    return updates
+
+
 def poll(session: dict | None, seen: dict | None) -> tuple:
     """One timer tick: redraw what changed (curves only after a new epoch) and, when the run has
     ended, list its checkpoint in the pickers and stop polling."""
@@ -284,15 +314,7 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
     if not snap["running"]:
         out["timer"] = gr.Timer(active=False)
         if seen.get("running") and snap["saved_as"]:  # the run has just ended: list its checkpoint
-            choices = service.checkpoint_choices()
-            out["ask"] = gr.update(choices=choices)
-            keys = [key for _, key in choices]
-            key = snap["saved_as"]
-            out["mine"] = gr.update(choices=choices, value=key) if key in keys else gr.update(choices=choices)
-            for picker, prefix in (("sst", sentence_tabs.SENTIMENT), ("pos", sentence_tabs.TAGGING)):
-                found = sentence_tabs.choices(prefix)
-                new = key in [k for _, k in found]  # a sentence model: shown in its tab's picker at once
-                out[picker] = gr.update(choices=found, value=key) if new else gr.update(choices=found)
+            out.update(picker_updates(snap["saved_as"]))
     out["seen"] = {
         "job": snap["job"],
         "epoch": snap["epoch"],
@@ -353,21 +375,27 @@ def default_name(dataset: str, tasks: list[int] | None, size: str, own_file: str
 
 
 def upload_checkpoint(zip_file: str | None) -> tuple:
-    """Add an uploaded checkpoint zip to your checkpoints (checked first); returns a message."""
+    """Add an uploaded checkpoint zip to your checkpoints (checked first). Returns a message and the
+    Ask, Sentiment, Part-of-speech and download pickers' new choices (each {"choices": [[label, key],
+    ...]}; the new checkpoint is the "value" of the download picker and of its sentence tab's picker)."""
+    keep = tuple(gr.update() for _ in PICKERS)
     if not zip_file:
-        return "", gr.update(), gr.update()
+        return "", *keep
     try:
         name = training.install_checkpoint_zip(zip_file)
     except training.TrainError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
-        return f"✘ {html.escape(str(err), quote=False)}", gr.update(), gr.update()
-    choices = service.checkpoint_choices()
-    key = next((key for _, key in choices if key == name), str(service.user_checkpoint_dir() / name))
-    return (
-        f"✔ Added **{html.escape(name)}**: it is in the Ask tab's checkpoint picker now.",
-        gr.update(choices=choices),
-        gr.update(choices=choices, value=key),
-    )
+        return f"✘ {html.escape(str(err), quote=False)}", *keep
+    path = (service.user_checkpoint_dir() / name).resolve()
+    info = next((i for i in service.all_checkpoints() if i.path.resolve() == path), None)
+    tab = service.checkpoint_tab(info) if info else "Ask"
+    message = f"✔ Added **{html.escape(name)}**: it is in the {tab} tab's checkpoint picker now."
+    return message, *picker_updates(name).values()
+
+
+def refresh_downloads() -> Any:
+    """The download picker re-read when the page opens (checkpoints may have come since the app started)."""
+    return picker_updates()["mine"]
 
 
 def download_checkpoint(checkpoint: str | None) -> Any:
@@ -468,7 +496,7 @@ def build(
                 )  # fmt: skip
                 patience = gr.Number(
                     8, label="Patience (0: never)", precision=0, elem_id="train-patience",
-                    info="Stop after this many epochs without a better validation score.",
+                    info="Stop after this many epochs without a better validation score (0: run every epoch).",
                 )  # fmt: skip
                 seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
             name = gr.Textbox(
@@ -490,11 +518,12 @@ def build(
     with gr.Row(equal_height=False):
         with gr.Column():
             mine = gr.Dropdown(
-                service.checkpoint_choices(),
+                service.download_choices(),
                 value=None,
                 label="Download a checkpoint",
                 allow_custom_value=True,
-                info="A zip of its folder: model.safetensors and its JSON files.",
+                info="Any checkpoint, shipped or yours: question answering, sentiment or part of speech. "
+                "A zip of its folder: model.safetensors and its JSON files.",
                 elem_id="train-mine",
             )
             download = gr.DownloadButton("Download .zip", interactive=False, elem_id="train-download")
@@ -517,6 +546,8 @@ def build(
     own_file.upload(check_babi_file, [own_file], [file_md], api_name="check_babi_file")
     own_file.clear(lambda: "", None, [file_md], **private)
 
+    pickers = {"ask": ask_checkpoint, "sst": sentiment_checkpoint, "pos": tagging_checkpoint, "mine": mine}
+    picker_outputs = [pickers[key] for key in PICKERS]
     poll_outputs = [progress, message, curves, log, seen, timer, stop_btn, ask_checkpoint, mine, sentiment_checkpoint,
                     tagging_checkpoint]  # fmt: skip
     poll_event: dict[str, Any] = dict(
@@ -532,7 +563,8 @@ def build(
     timer.tick(**poll_event)
     gr.api(train_status, api_name="train_status", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
-    upload.upload(upload_checkpoint, [upload], [upload_md, ask_checkpoint, mine], api_name="upload_checkpoint")
+    upload.upload(upload_checkpoint, [upload], [upload_md, *picker_outputs], api_name="upload_checkpoint")
     upload.clear(lambda: "", None, [upload_md], **private)
     mine.change(download_checkpoint, [mine], [download], api_name="download_checkpoint")
     demo.load(on_load, [session, dataset, tasks, size], [session, seen, timer, data_md], **private).then(**poll_event)
+    demo.load(refresh_downloads, None, [mine], **private)

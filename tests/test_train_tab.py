@@ -22,8 +22,11 @@ gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
 from app import plots, sentence_tabs, service, train_tab, training, ui  # noqa: E402
-from dmn.checkpoint import load_checkpoint  # noqa: E402
+from dmn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from dmn.data import Example, Vocab  # noqa: E402
 from dmn.download import DownloadError  # noqa: E402
+from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
+from dmn.train import RunSpec, TrainConfig  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 from tests.test_app import free_port  # noqa: E402
 
@@ -115,6 +118,32 @@ def zip_of(path: Path, members: dict[str, bytes]) -> Path:
 
 def shipped_members(prefix: str = "") -> dict[str, bytes]:
     return {prefix + f.name: f.read_bytes() for f in SHIPPED.iterdir() if f.is_file()}
+
+
+def tiny_sentence_checkpoint(path: Path, task: str) -> Path:
+    """An untrained one-sentence model (sentiment, or a tagger for "pos:..."), saved as a checkpoint."""
+    tags = task.startswith("pos:")
+    examples = [
+        Example([["not"], ["bad"]], ["what", "is", "the", "sentiment"], ["NOT", "ADJ"] if tags else ["positive"]),
+        Example([["a"], ["dull"], ["film"]], ["what", "is", "the", "sentiment"],
+                ["DT", "ADJ", "NN"] if tags else ["negative"]),
+    ]  # fmt: skip
+    vocab = Vocab.build(examples, lowercase=not tags)
+    config = DMNConfig(
+        len(vocab.words), len(vocab.answers), hidden=8, passes=2, max_facts=20, max_answer_len=2, fact_unit="word",
+        answer_mode="tags" if tags else "sequence", **VARIANTS["dmn+"],
+    )  # fmt: skip
+    question = "what tags" if tags else "what is the sentiment"
+    return save_checkpoint(path, DMN(config), vocab, {"task": task, "question": question, "description": "tiny"}, {})
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    """A zip of a checkpoint folder, as a user would make it: folder/file for every file."""
+    return zip_of(target, {f"{folder.name}/{f.name}": f.read_bytes() for f in folder.iterdir() if f.is_file()})
+
+
+def keys(update: dict) -> list[str]:
+    return [key for _, key in update["choices"]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,9 +293,11 @@ def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_u
     session, seen = {"job": started["job"]}, {"job": started["job"], "running": True}
     polled = dict(zip(("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos"),
                       train_tab.poll(session, seen), strict=True))  # fmt: skip
-    assert polled["sst"]["value"] == "dmn-sst-binary"
+    assert polled["sst"]["value"] == "dmn-sst-binary" and polled["mine"]["value"] == "dmn-sst-binary"
     assert "dmn-sst-binary" in [key for _, key in polled["sst"]["choices"]]
-    assert "value" not in polled["pos"] and "value" not in polled["mine"]
+    assert "dmn-sst-binary" in [key for _, key in polled["mine"]["choices"]]
+    assert "value" not in polled["pos"] and "value" not in polled["ask"]
+    assert "dmn-sst-binary" not in [key for _, key in polled["pos"]["choices"] + polled["ask"]["choices"]]
 
     answer = client.predict("not bad at all", "dmn-sst-binary", api_name="/sentiment")
     assert answer["error"] is None and answer["checkpoint"] == "dmn-sst-binary"
@@ -391,6 +422,66 @@ def test_garbage_and_oversize_uploads_are_refused(client, clean_user_dir, tmp_pa
     assert list(clean_user_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("task", "picker", "tab", "endpoint"),
+    [("sst:binary", "sst", "Sentiment", "/sentiment"), ("pos:ewt", "pos", "Part of speech", "/tag")],
+)
+def test_an_uploaded_sentence_checkpoint_reaches_its_own_tab_and_downloads(
+    client, clean_user_dir, tmp_path, task, picker, tab, endpoint
+):
+    folder = tiny_sentence_checkpoint(tmp_path / "my-model", task)
+    message, *updates = client.predict(handle_file(str(zip_folder(folder, tmp_path / "up.zip"))),
+                                       api_name="/upload_checkpoint")  # fmt: skip
+    assert f"Added **my-model**: it is in the {tab} tab's checkpoint picker" in message
+    pickers = dict(zip(train_tab.PICKERS, updates, strict=True))
+    other = {"sst": "pos", "pos": "sst"}[picker]
+    # in its own tab's picker (chosen there) and in the download picker, in no other picker
+    assert "my-model" in keys(pickers[picker]) and pickers[picker]["value"] == "my-model"
+    assert "my-model" in keys(pickers["mine"]) and pickers["mine"]["value"] == "my-model"
+    assert "my-model" not in keys(pickers[other]) + keys(pickers["ask"])
+    assert "value" not in pickers[other] and "value" not in pickers["ask"]
+    assert {"sst-binary", "pos-ewt", "babi-joint"} <= set(keys(pickers["mine"]))  # the shipped ones too
+    label = dict((key, label) for label, key in pickers["mine"]["choices"])["my-model"]
+    assert "(yours)" in label and f"{tab} tab" in label
+    answer = client.predict("not bad", "my-model", api_name=endpoint)
+    assert answer["error"] is None and answer["checkpoint"] == "my-model"
+
+    # downloaded through the endpoint as a zip of its folder, and it loads again
+    download = client.predict("my-model", api_name="/download_checkpoint")
+    with zipfile.ZipFile(download["value"]["path"]) as archive:
+        assert sorted(archive.namelist()) == [f"my-model/{f}" for f in sorted(training.CHECKPOINT_FILES)]
+        archive.extractall(tmp_path / "back")
+    assert load_checkpoint(tmp_path / "back" / "my-model").config["task"] == task
+
+    # a shipped sentence checkpoint downloads too; a folder that is not a listed checkpoint never does
+    shipped = client.predict("sst-binary", api_name="/download_checkpoint")
+    with zipfile.ZipFile(shipped["value"]["path"]) as archive:
+        assert "sst-binary/model.safetensors" in archive.namelist()
+    for key in (str(folder), str(tmp_path), "../my-model", "/etc/passwd", ".upload-x"):
+        refused = client.predict(key, api_name="/download_checkpoint")
+        assert refused["value"] is None and refused["interactive"] is False, key
+
+
+def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_others(clean_user_dir, tmp_path):
+    tiny_sentence_checkpoint(clean_user_dir / "mine-sst", "sst:fine")
+    shutil.copytree(SHIPPED, clean_user_dir / "mine-babi")
+    found = {key for _, key in service.download_choices()}
+    assert {"mine-sst", "mine-babi", "babi-joint", "sst-binary", "sst-fine", "pos-ewt"} <= found
+    assert training.zip_checkpoint("mine-sst").name == "mine-sst.zip"
+    assert training.zip_checkpoint(str(clean_user_dir / "mine-babi")).name == "mine-babi.zip"
+    with pytest.raises(Exception, match="No checkpoint called"):
+        training.zip_checkpoint(str(tmp_path))
+
+    # one helper refreshes every picker, for uploads and finished runs alike
+    updates = train_tab.picker_updates("mine-babi")
+    assert list(updates) == list(train_tab.PICKERS)
+    assert "mine-babi" in keys(updates["ask"]) and "value" not in updates["ask"]  # listed, not switched to
+    assert updates["mine"]["value"] == "mine-babi"
+    assert "mine-babi" not in keys(updates["sst"]) + keys(updates["pos"])
+    assert "mine-sst" in keys(updates["sst"]) and "mine-sst" not in keys(updates["ask"]) + keys(updates["pos"])
+    assert all("value" not in update for update in train_tab.picker_updates().values())
+
+
 def test_a_good_zip_installs_under_a_sanitised_free_name(clean_user_dir, tmp_path):
     path = zip_of(tmp_path / "x.zip", {**shipped_members("..hidden name★/"), "__MACOSX/._x": b"", ".DS_Store": b""})
     assert training.install_checkpoint_zip(path) == "hidden-name"
@@ -506,9 +597,72 @@ def test_progress_shows_epoch_elapsed_and_eta():
     assert "epoch 2 of 10" in html and "1:05 elapsed" in html and "about 2:10 left" in html
     assert "width:20.0%" in html and "best validation accuracy 50.0% (epoch 2)" in html
     first = train_tab.progress_html({**snap, "epoch": 0, "eta": None, "history": []})
-    assert "known after the first epoch" in first and "dmn-waiting" in first
+    assert "known after the first batches" in first and "dmn-waiting" in first
     done = train_tab.progress_html({**snap, "state": "done", "running": False, "saved_as": "m"})
     assert "took 1:05" in done and "width:100%" in done and "saved as <b>m</b>" in done
+
+
+def test_progress_within_an_epoch_follows_its_batches(tmp_path):
+    job = training.Job(training.TrainSettings(epochs=4), training.Limits(max_train_seconds=None), "m", tmp_path)
+    job.state = "training"
+    now = time.time()
+    assert job.eta(now) is None and job.fraction(now) == 0
+    job._apply({"type": "step", "epoch": 1, "done": 5, "total": 10, "seconds": 20.0, "time": now})
+    assert job.fraction(now) == pytest.approx(0.5 / 4)
+    assert job.eta(now) == pytest.approx(140)  # 40 s an epoch by its first batches, 3.5 epochs to go
+    assert job.eta(now + 2) == pytest.approx(138)
+    snap = job.snapshot()
+    assert snap["step"] == {"epoch": 1, "done": 5, "total": 10}
+    html = train_tab.progress_html(snap)
+    assert "epoch 1 of 4, batch 5 of 10" in html and re.search(r"about 2:[12]\d left", html)
+    assert "dmn-waiting" not in html and "width:12.5%" in html
+
+    epoch = {"type": "epoch", "epoch": 1, "epochs": 4, "train_loss": 1.0, "val_accuracy": 0.5, "best_epoch": 1,
+             "best_val_accuracy": 0.5, "seconds": 50.0, "improved": True, "time": now}  # fmt: skip
+    job._apply(epoch)
+    assert job.current_step() is None and job.snapshot()["step"] is None
+    job._apply({"type": "step", "epoch": 2, "done": 2, "total": 10, "seconds": 8.0, "time": now})
+    assert job.fraction(now) == pytest.approx(1.2 / 4)
+    assert job.eta(now) == pytest.approx(50 * 2.8)  # the epochs' own time (validation included) from here on
+
+
+def test_train_in_folder_reports_batches_and_why_it_stopped(tmp_path, monkeypatch):
+    stories = tmp_path / "stories.txt"
+    stories.write_text(GOOD_BABI * 5, encoding="utf-8")
+    examples = training.read_babi_upload(stories, training.Limits())
+    monkeypatch.setattr(training, "STEP_SECONDS", 0)  # a step event after every batch
+
+    def spec(epochs: int) -> RunSpec:
+        return RunSpec(task=examples[0].task, size="format", hidden=8,
+                       train=TrainConfig(epochs=epochs, batch_size=4, patience=None))  # fmt: skip
+
+    def events(folder: Path) -> list[dict]:
+        return [json.loads(line) for line in (folder / training.EVENTS).read_text().splitlines()]
+
+    done = tmp_path / "done"
+    done.mkdir()
+    metrics = training.train_in_folder(spec(3), str(done), examples=examples)
+    assert metrics["stopped"] == "last epoch" and metrics["epochs_run"] == 3  # no patience: every epoch
+    seen = events(done)
+    assert seen[0]["type"] == "prepared" and seen[0]["train"] == 18
+    steps = [(e["epoch"], e["done"], e["total"]) for e in seen if e["type"] == "step"]
+    assert steps == [(epoch, i, 5) for epoch in (1, 2, 3) for i in range(1, 6)]  # 18 questions, batches of 4
+    kinds = [e["type"] if e["type"] == "step" else f"{e['type']}{e.get('epoch', '')}" for e in seen]
+    assert kinds == ["prepared", *[kind for n in (1, 2, 3) for kind in ["step"] * 5 + [f"epoch{n}"]]]
+
+    timed = tmp_path / "timed"  # the deadline ends a long run; the library writes why into metrics.json
+    timed.mkdir()
+    metrics = training.train_in_folder(spec(100_000), str(timed), examples=examples, deadline=time.time() + 1.5,
+                                       time_limit="time limit (0:01, a test)")  # fmt: skip
+    assert metrics["stopped"] == "time limit (0:01, a test)" and 1 <= metrics["epochs_run"] < 100_000
+    saved = json.loads((timed / training.OUT / "metrics.json").read_text())
+    assert saved["stopped"] == "time limit (0:01, a test)"
+
+    stopped = tmp_path / "stopped"  # a STOP file: "by the user"
+    stopped.mkdir()
+    (stopped / training.STOP).touch()
+    metrics = training.train_in_folder(spec(100_000), str(stopped), examples=examples)
+    assert metrics["stopped"] == "by the user"
 
 
 def test_job_eta_uses_recent_epochs_and_the_deadline(tmp_path):
