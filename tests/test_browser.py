@@ -185,6 +185,21 @@ def test_train_stop_and_ask_with_the_new_checkpoint_in_a_browser(page, tmp_path,
     wait_text(page, "#answer", "checkpoint browser-run")
     settle(page)
     page.screenshot(path=tmp_path / "ask-own-checkpoint.png", full_page=True)
+
+    # an uploaded sentiment checkpoint is in the Sentiment tab's picker at once, without a reload
+    from tests.test_train_tab import tiny_sentence_checkpoint, zip_folder
+
+    folder = tiny_sentence_checkpoint(tmp_path / "my-sentiment", "sst:binary")
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-upload input[type=file]").set_input_files(str(zip_folder(folder, tmp_path / "up.zip")))
+    wait_text(page, "#train-upload-status", "Added my-sentiment: it is in the Sentiment tab")
+    wait_text(page, "#train-download", "Download my-sentiment.zip")
+    page.get_by_role("tab", name="Sentiment").click()
+    page.locator("#sst-checkpoint input").click()
+    page.get_by_role("option", name=re.compile(r"my-sentiment \(yours\)")).click()
+    page.locator("#sst-sentence textarea, #sst-sentence input").first.fill("not bad")
+    page.click("#sst-run")
+    wait_text(page, "#sst-answer", "checkpoint my-sentiment")
     print(f"screenshots: {tmp_path}")
 
 
