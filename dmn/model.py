@@ -8,6 +8,7 @@ P memory passes, A answer steps, V answer vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
@@ -111,44 +112,56 @@ class GRU(nn.Module):
         h~_t = tanh(W_n x_t + r_t * (U_n h_{t-1} + b_Un) + b_n)
         h_t = (1 - z_t) * h~_t + z_t * h_{t-1}                 (h~_t when update_gate=False)
 
-    The input projections W x of all steps are one matrix product (`project`); `step` then does
-    one recurrent step, which the episode scales by its attention gate.
+    A step is so small that the number of operations, not their arithmetic, sets its time. So the
+    input projections W x of all steps are one matrix product (`project`), and `stepper` lays out
+    U once per sequence for a step of five fused operations.
     """
 
     def __init__(self, input_size: int, hidden: int, update_gate: bool = True) -> None:
         super().__init__()
+        self.hidden = hidden
         self.update_gate = update_gate
         n_gates = 3 if update_gate else 2
         self.W = nn.Linear(input_size, n_gates * hidden)
         self.U = nn.Linear(hidden, n_gates * hidden)
 
-    def project(self, x: torch.Tensor) -> torch.Tensor:
-        """x [..., input] -> W x [..., n_gates * H]."""
-        return self.W(x)
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [..., input] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]), with
+        U's r and z biases folded into the first."""
+        H = self.hidden
+        Wx = self.W(x)
+        return Wx[..., :-H] + self.U.bias[:-H], Wx[..., -H:]
 
-    def step(self, Wx: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """One step from a projected input Wx [B, n_gates*H] and the state h [B, H]."""
-        Uh = self.U(h)
-        if self.update_gate:
-            Wr, Wz, Wn = Wx.chunk(3, -1)
-            Ur, Uz, Un = Uh.chunk(3, -1)
-            z = torch.sigmoid(Wz + Uz)
-        else:
-            Wr, Wn = Wx.chunk(2, -1)
-            Ur, Un = Uh.chunk(2, -1)
-        r = torch.sigmoid(Wr + Ur)
-        h_tilde = torch.tanh(Wn + r * Un)
-        return h_tilde + z * (h - h_tilde) if self.update_gate else h_tilde
+    def stepper(self) -> Callable[[tuple[torch.Tensor, torch.Tensor], torch.Tensor], torch.Tensor]:
+        """step(Wx_t, h): one step from a projected input (`project`, one time step, [B, .]) and
+        the state h [B, H]. Make it once per sequence: it holds U split and transposed."""
+        H = self.hidden
+        U_rz, U_n = self.U.weight[:-H].t().contiguous(), self.U.weight[-H:].t().contiguous()
+        b_Un = self.U.bias[-H:]
+
+        def step(Wx: tuple[torch.Tensor, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+            Wx_rz, Wx_n = Wx
+            gates = torch.sigmoid(torch.addmm(Wx_rz, h, U_rz))  # [r, z]
+            h_tilde = torch.tanh(torch.addcmul(Wx_n, gates[:, :H], torch.addmm(b_Un, h, U_n)))
+            return torch.lerp(h_tilde, h, gates[:, H:]) if self.update_gate else h_tilde
+
+        return step
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """x [B, T, input] -> the state after every step, [B, T, H]."""
-        Wx = self.project(x)
-        h = x.new_zeros(x.size(0), self.U.in_features) if h is None else h
+        step = self.stepper()
+        h = x.new_zeros(x.size(0), self.hidden) if h is None else h
         states = []
-        for Wx_t in Wx.unbind(1):  # unbind, not Wx[:, t]: its backward is one stack, not T scatters
-            h = self.step(Wx_t, h)
+        for Wx_t in _steps(self.project(x)):
+            h = step(Wx_t, h)
             states.append(h)
         return torch.stack(states, 1)
+
+
+def _steps(projected: tuple[torch.Tensor, torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A projected sequence ([B, T, .] twice) -> its time steps. unbind, not [:, t]: its backward
+    is one stack, not T scatters."""
+    return zip(*(part.unbind(1) for part in projected), strict=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +208,8 @@ class InputModule(nn.Module):
         j = torch.arange(1, e.size(2) + 1, device=e.device)  # [W]
         alpha, gamma = 1 - j / M, 2 * j / M - 1  # [B, F, W]
         d = torch.arange(1, D + 1, device=e.device) / D  # [D]
-        return torch.einsum("bfw,bfwd->bfd", alpha, e) + d * torch.einsum("bfw,bfwd->bfd", gamma, e)
+        weighted = lambda w: (w.unsqueeze(-1) * e).sum(2)  # noqa: E731  sum_j w_j e_j, [B, F, D]
+        return weighted(alpha) + d * weighted(gamma)
 
     @staticmethod
     def _reverse(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -308,16 +322,18 @@ class EpisodicMemory(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
         prepared = self.gate.prepare(c, q)
-        Wc = self.episode_gru.project(c)  # [B, F, n*H], the same on every pass
+        Wc = self.episode_gru.project(c)  # W c_t for every fact, the same on every pass
+        episode_step = self.episode_gru.stepper()
+        memory_step = self.memory_gru.stepper() if self.kind == "gru" else None
         m, gates = q, []
         for i in range(passes):
             g = self.gate(c, m, prepared, mask).unsqueeze(-1)  # [B, F, 1]
             h = torch.zeros_like(q)
-            for Wc_t, g_t in zip(Wc.unbind(1), g.unbind(1), strict=True):
-                h = h + g_t * (self.episode_gru.step(Wc_t, h) - h)
+            for Wc_t, g_t in zip(_steps(Wc), g.unbind(1), strict=True):
+                h = torch.lerp(h, episode_step(Wc_t, h), g_t)  # g * GRU(c, h) + (1 - g) * h
             e = h  # [B, H]
-            if self.kind == "gru":
-                m = self.memory_gru.step(self.memory_gru.project(e), m)
+            if memory_step is not None:
+                m = memory_step(self.memory_gru.project(e), m)
             else:
                 m = F.relu(self.W_t[i](torch.cat([m, e, q], -1)))
             gates.append(g.squeeze(-1))
@@ -346,9 +362,10 @@ class AnswerModule(nn.Module):
         """m [B, H], inputs [B, A, H] (q at every step, or the facts c) -> logits [B, A, V]."""
         a = m
         y = m.new_zeros(m.size(0), self.W_a.out_features)
+        step = self.gru.stepper()
         logits = []
         for x in inputs.unbind(1):
-            a = self.gru.step(self.gru.project(torch.cat([y, x], -1)), a)
+            a = step(self.gru.project(torch.cat([y, x], -1)), a)
             logits.append(self.W_a(self.dropout(a)))
             y = torch.softmax(logits[-1], -1)
         return torch.stack(logits, 1)
