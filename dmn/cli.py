@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
     p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
     p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
+    p.add_argument(
+        "--word-signatures",
+        action="store_true",
+        help="read an unknown word as its shape class (capitals, digits, hyphen, suffix) instead of <unk>",
+    )
+    p.add_argument(
+        "--rare-word-dropout",
+        type=float,
+        default=defaults.rare_word_dropout,
+        help="chance that a word seen once in training is hidden as unknown at each step (e.g. 0.5)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
@@ -125,6 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         phrases=args.phrases,
         embeddings=args.embeddings,
+        word_signatures=args.word_signatures,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,
@@ -134,6 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             clip=args.clip,
             patience=args.patience or None,  # 0: no early stopping
             gate_supervision=args.gate_supervision,
+            rare_word_dropout=args.rare_word_dropout,
             seed=args.seed,
         ),
     )

@@ -11,7 +11,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -432,20 +432,64 @@ def _require(path: Path, what: str) -> None:
 # Vocabulary
 
 
+# Endings that tell an unknown English word's part of speech (longest match wins).
+SUFFIXES = (
+    "ing", "ed", "ly", "ion", "er", "est", "s", "al", "ive", "able", "ible", "ful",
+    "ness", "ment", "ous", "ity", "ic", "y", "ize", "ise", "ist", "ism", "ent", "ant", "'s",
+)
+_ADDRESS = re.compile(r"@|^https?:|^www\.|\.(com|org|net|edu|gov)\b", re.IGNORECASE)
+
+
+def word_signature(token: str) -> str:
+    """The class of an unknown word by its shape: "<unk:Cap-s>", "<unk:digit>", "<unk:address>"...
+
+    Capitalisation, digits, hyphens and a common suffix are what tell a tagger most about a word
+    it has never seen (the classic unknown-word signatures of treebank parsers)."""
+    if _ADDRESS.search(token):
+        return "<unk:address>"
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return "<unk:digit>" if any(c.isdigit() for c in token) else "<unk:symbol>"
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        shape = "CAPS"
+    elif token[0].isupper():
+        shape = "Cap"
+    else:
+        shape = "lower" if all(c.islower() for c in letters) else "mixed"
+    parts = [shape]
+    if any(c.isdigit() for c in token):
+        parts.append("digit")
+    if "-" in token:
+        parts.append("hyphen")
+    lower = token.lower()
+    suffix = max((s for s in SUFFIXES if lower.endswith(s) and len(lower) >= len(s) + 3), key=len, default="")
+    if suffix:
+        parts.append(suffix)
+    return f"<unk:{'-'.join(parts)}>"
+
+
 @dataclass
 class Vocab:
-    """Input words (with padding, unknown and end-of-sentence tokens) and answer words."""
+    """Input words (with padding, unknown and end-of-sentence tokens) and answer words.
+
+    With `signatures`, an unknown word is read as its shape class (`word_signature`) when the
+    vocabulary has that class, else as <unk>. `rare` holds the words seen once when the vocabulary
+    was built (not saved): training can hide them behind their signature, which teaches the model
+    what to do with words it has never seen.
+    """
 
     words: list[str]
     answers: list[str]  # answers[0] is the end-of-answer token
     lowercase: bool = True  # input tokens are lower-cased before lookup (False keeps case, for tagging)
+    signatures: bool = False
+    rare: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
 
     @classmethod
-    def build(cls, examples: Iterable[Example], lowercase: bool = True) -> Vocab:
+    def build(cls, examples: Iterable[Example], lowercase: bool = True, signatures: bool = False) -> Vocab:
         words: Counter[str] = Counter()
         answers: Counter[str] = Counter()
         for ex in examples:
@@ -453,22 +497,55 @@ class Vocab:
             words.update(ex.question)
             answers.update(ex.answer)
         if lowercase:
-            words = Counter({w.lower(): 0 for w in words})
-        return cls([PAD, UNK, EOS, *sorted(words)], [EOS, *sorted(answers)], lowercase)
+            lowered: Counter[str] = Counter()
+            for w, n in words.items():
+                lowered[w.lower()] += n
+            words = lowered
+        shapes = sorted({word_signature(w) for w in words}) if signatures else []
+        rare = frozenset(w for w, n in words.items() if n == 1)
+        return cls([PAD, UNK, EOS, *shapes, *sorted(words)], [EOS, *sorted(answers)], lowercase, signatures, rare)
 
     def _key(self, token: str) -> str:
         return token.lower() if self.lowercase else token
 
+    def _index(self, token: str) -> int:
+        index = self.word_index.get(self._key(token))
+        if index is None and self.signatures:
+            index = self.word_index.get(word_signature(self._key(token)))
+        return self.word_index[UNK] if index is None else index
+
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        unk = self.word_index[UNK]
-        return [self.word_index.get(self._key(t), unk) for t in tokens]
+        return [self._index(t) for t in tokens]
 
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """Tokens outside the vocabulary, each once, in order of appearance."""
         return list(dict.fromkeys(t for t in tokens if self._key(t) not in self.word_index))
 
+    def _hidden(self, token: str) -> str:
+        return word_signature(self._key(token)) if self.signatures else UNK
+
+    def hide_rare(self, examples: Sequence[Example], rate: float, generator: torch.Generator) -> list[Example]:
+        """The examples with each occurrence of a rare word replaced, with probability `rate`, by
+        its signature (or <unk>): word dropout, so the model learns to read words it never saw."""
+        if not (rate and self.rare):
+            return list(examples)
+        draws = iter(torch.rand(sum(len(f) for ex in examples for f in ex.context), generator=generator).tolist())
+        hidden = []
+        for ex in examples:
+            context = [
+                [self._hidden(w) if next(draws) < rate and self._key(w) in self.rare else w for w in fact]
+                for fact in ex.context
+            ]
+            hidden.append(replace(ex, context=context))
+        return hidden
+
     def to_json(self) -> dict:
-        return {"words": self.words, "answers": self.answers, "lowercase": self.lowercase}
+        return {
+            "words": self.words,
+            "answers": self.answers,
+            "lowercase": self.lowercase,
+            "signatures": self.signatures,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Vocab:
@@ -477,7 +554,7 @@ class Vocab:
             raise ValueError("vocab.json needs the lists 'words' and 'answers'")
         if words[:3] != [PAD, UNK, EOS] or answers[:1] != [EOS]:
             raise ValueError("vocab.json does not start with the special tokens")
-        return cls(words, answers, bool(data.get("lowercase", True)))
+        return cls(words, answers, bool(data.get("lowercase", True)), bool(data.get("signatures", False)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class TrainConfig:
     clip: float = 5.0  # max gradient norm
     patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
+    rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
     seed: int = 0
     val_fraction: float = 0.1
 
@@ -157,8 +158,9 @@ class Trainer:
             self.model.train()
             total_loss, seen = 0.0, 0
             n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
+            train = self.vocab.hide_rare(self.train_examples, cfg.rare_word_dropout, generator)
             bar = tqdm(
-                batches(self.train_examples, self.vocab, cfg.batch_size, generator=generator, **layout),
+                batches(train, self.vocab, cfg.batch_size, generator=generator, **layout),
                 total=n_batches,
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 disable=not progress,
@@ -239,6 +241,7 @@ class RunSpec:
     limit: int | None = None  # only the first N training examples of each task
     phrases: bool = False  # SST: also train on every labelled phrase
     embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
+    word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -273,7 +276,7 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed
             )
-        self.vocab = Vocab.build(examples, lowercase=family != "pos")
+        self.vocab = Vocab.build(examples, lowercase=family != "pos", signatures=spec.word_signatures)
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
         vectors = load_vectors(spec.embeddings, self.vocab) if spec.embeddings else {}
         torch.manual_seed(spec.train.seed)

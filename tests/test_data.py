@@ -4,6 +4,7 @@ import torch
 from dmn.data import (
     BABI_TASK_NAMES,
     EOS,
+    UNK,
     DataFormatError,
     DataNotFoundError,
     Example,
@@ -16,6 +17,7 @@ from dmn.data import (
     parse_task,
     split_story,
     tokenize,
+    word_signature,
 )
 
 # -- the real files ---------------------------------------------------------------------------
@@ -130,6 +132,65 @@ def test_vocab_round_trip_and_unknown_words():
     assert vocab.answers[0] == EOS
     assert vocab.unknown(["mary", "zorg", "zorg", "blip"]) == ["zorg", "blip"]
     assert vocab.encode(["zorg"]) == [vocab.word_index["<unk>"]]
+
+
+@pytest.mark.parametrize(
+    "word, signature",
+    [
+        ("Zimbabwe", "<unk:Cap>"),
+        ("NASA", "<unk:CAPS>"),
+        ("snorkelling", "<unk:lower-ing>"),
+        ("Reorganized", "<unk:Cap-ed>"),
+        ("1990s", "<unk:lower-digit-s>"),
+        ("F-16", "<unk:Cap-digit-hyphen>"),
+        ("01-Feb-02", "<unk:mixed-digit-hyphen>"),
+        ("42.5", "<unk:digit>"),
+        ("------", "<unk:symbol>"),
+        ("jane@example.org", "<unk:address>"),
+        ("www.enron.com", "<unk:address>"),
+        ("is", "<unk:lower>"),  # too short for its "s" to be a suffix
+    ],
+)
+def test_word_signatures(word, signature):
+    assert word_signature(word) == signature
+
+
+def tagged(words):
+    return Example([[w] for w in words], ["tags"], ["X"] * len(words))
+
+
+def test_unknown_words_read_as_their_signature():
+    vocab = Vocab.build([tagged(["The", "Dog", "barked", "twice", "barked"])], lowercase=False, signatures=True)
+    assert {"<unk:Cap>", "<unk:lower-ed>", "<unk:lower>"} <= set(vocab.words)
+    assert vocab.encode(["Smith", "walked", "NASA"]) == [
+        vocab.word_index["<unk:Cap>"],
+        vocab.word_index["<unk:lower-ed>"],
+        vocab.word_index[UNK],  # no all-capitals word in training: plain <unk>
+    ]
+    assert vocab.unknown(["Smith", "Dog"]) == ["Smith"]  # still reported as unknown
+    loaded = Vocab.from_json(vocab.to_json())
+    assert loaded.signatures and loaded.encode(["Smith"]) == vocab.encode(["Smith"])
+    assert Vocab.from_json({"words": vocab.words, "answers": vocab.answers}).signatures is False  # older files
+    assert Vocab.build([tagged(["Dog"])], lowercase=False).encode(["Smith"]) == [1]  # off by default
+
+
+def test_hide_rare_replaces_only_words_seen_once():
+    examples = [tagged(["The", "Dog", "barked"]), tagged(["The", "cat", "barked"])]
+    vocab = Vocab.build(examples, lowercase=False, signatures=True)
+    assert vocab.rare == {"Dog", "cat"}
+    hidden = vocab.hide_rare(examples, 1.0, torch.Generator().manual_seed(0))
+    assert [[f[0] for f in ex.context] for ex in hidden] == [
+        ["The", "<unk:Cap>", "barked"],
+        ["The", "<unk:lower>", "barked"],
+    ]
+    assert examples[0].context[1] == ["Dog"]  # the originals are untouched
+    assert vocab.hide_rare(examples, 0.0, torch.Generator()) == examples
+    half = [vocab.hide_rare(examples * 50, 0.5, torch.Generator().manual_seed(s)) for s in (1, 1, 2)]
+    assert half[0] == half[1] != half[2]  # seeded
+    share = sum(ex.context[1] != ["Dog"] for ex in half[0][::2]) / 50
+    assert 0.25 < share < 0.75
+    plain = Vocab.build(examples, lowercase=False)
+    assert plain.hide_rare(examples, 1.0, torch.Generator())[0].context[1] == [UNK]
 
 
 # -- batching ---------------------------------------------------------------------------------

@@ -197,3 +197,26 @@ def test_predictor_reads_a_sentence_word_by_word_and_tags_it(tmp_path):
     assert p.unknown_words == ["dog", "."]
     with pytest.raises(InputError, match="sentence is empty"):
         Predictor.load(path, device="cpu").predict("   ")
+
+
+def test_tagger_trained_with_word_signatures_reads_unknown_words_by_shape(data_dir, tmp_path):
+    from dmn.predict import Predictor
+    from dmn.train import RunSpec, TrainConfig, TrainingRun
+
+    spec = RunSpec(
+        task="pos:ewt",
+        variant="dmn+",
+        hidden=16,
+        passes=1,
+        limit=150,
+        word_signatures=True,
+        train=TrainConfig(epochs=1, rare_word_dropout=0.5),
+    )
+    run = TrainingRun(spec, data_dir)
+    assert run.vocab.signatures and "<unk:Cap>" in run.vocab.words and run.vocab.rare
+    metrics = run.fit(tmp_path / "tagger")
+    assert metrics["epochs_run"] == 1
+    predictor = Predictor.load(tmp_path / "tagger", device="cpu")
+    assert predictor.vocab.signatures  # saved with the checkpoint
+    assert predictor.vocab.encode(["Xanthippe"]) == [predictor.vocab.word_index["<unk:Cap>"]]
+    assert "Xanthippe" in predictor.predict("Xanthippe sat .").unknown_words
