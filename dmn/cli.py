@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -163,7 +164,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"training {run.config['description']}: {len(run.train_examples)} train / {len(run.val_examples)} "
         f"validation questions, {sum(p.numel() for p in run.model.parameters())} parameters, on {device}"
     )
-    metrics = run.fit(args.out, progress=True)
+    metrics = _fit_until_interrupted(run, args.out)
+    if metrics.get("status") == "cancelled":
+        print("interrupted before the first epoch ended: no checkpoint written", file=sys.stderr)
+        return 130
     print(
         f"best validation accuracy {metrics['validation_accuracy']:.2%} at epoch {metrics['best_epoch']}, "
         f"{metrics['train_seconds']:.0f} s"
@@ -171,6 +175,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(format_table(metrics["test_accuracy"]))
     print(f"checkpoint written to {args.out}")
     return 0
+
+
+def _fit_until_interrupted(run: TrainingRun, out: str) -> dict:
+    """run.fit, where a first Ctrl-C ends training at the next step and the best model so far is
+    still tested and written (a second one aborts)."""
+
+    def stop(signum: int, frame: object) -> None:
+        print("\nstopping after this step; the best model so far is tested and written", file=sys.stderr)
+        run.stop("interrupted (Ctrl-C)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        return run.fit(out, progress=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

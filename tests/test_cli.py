@@ -135,3 +135,30 @@ def test_patience_0_turns_early_stopping_off(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "0 turns early stopping off" in " ".join(capsys.readouterr().out.split())
+
+
+def test_ctrl_c_stops_training_and_still_writes_the_tested_best_model(data_dir, tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "interrupted"
+    args = ["train", "--task", "babi:1", "--limit", "100", "--epochs", "500", "--patience", "0", "--hidden", "12"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmn", *args, "--device", "cpu", "--data-dir", str(data_dir), "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "model.safetensors").exists() and time.monotonic() < deadline:  # the first epoch's best
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "stopping after this step" in stderr and "checkpoint written" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] == "interrupted (Ctrl-C)" and metrics["epochs_run"] < 500
+    assert set(metrics["test_accuracy"]) == {"babi:1"}
