@@ -206,10 +206,9 @@ class InputModule(nn.Module):
         D = e.size(-1)
         M = word_mask.sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
         j = torch.arange(1, e.size(2) + 1, device=e.device)  # [W]
-        alpha, gamma = 1 - j / M, 2 * j / M - 1  # [B, F, W]
+        alpha, gamma = (1 - j / M).unsqueeze(-1), (2 * j / M - 1).unsqueeze(-1)  # [B, F, W, 1]
         d = torch.arange(1, D + 1, device=e.device) / D  # [D]
-        weighted = lambda w: (w.unsqueeze(-1) * e).sum(2)  # noqa: E731  sum_j w_j e_j, [B, F, D]
-        return weighted(alpha) + d * weighted(gamma)
+        return (alpha * e).sum(2) + d * (gamma * e).sum(2)  # [B, F, D]
 
     @staticmethod
     def _reverse(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
