@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.rare_word_dropout,
         help="chance that a word seen once in training is hidden as unknown at each step (e.g. 0.5)",
     )
+    p.add_argument(
+        "--balance-tasks",
+        action="store_true",
+        help="repeat the questions of smaller tasks so that every task weighs about the same in an epoch",
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=defaults.lr_decay,
+        metavar="FACTOR",
+        help="multiply the learning rate by FACTOR after each epoch without a better validation accuracy "
+        "(default 1: constant)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
@@ -129,6 +142,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.patience < 0:
         raise ValueError(f"--patience must be 0 (no early stopping) or more, not {args.patience}")
+    if not 0 < args.lr_decay <= 1:
+        raise ValueError(f"--lr-decay must be in (0, 1], not {args.lr_decay}")
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,6 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience or None,  # 0: no early stopping
             gate_supervision=args.gate_supervision,
             rare_word_dropout=args.rare_word_dropout,
+            balance_tasks=args.balance_tasks,
+            lr_decay=args.lr_decay,
             seed=args.seed,
         ),
     )

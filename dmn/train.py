@@ -32,6 +32,8 @@ class TrainConfig:
     patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
     rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
+    balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
+    lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
     seed: int = 0
     val_fraction: float = 0.1
 
@@ -66,22 +68,34 @@ class TrainResult:
     stop_reason: str | None = None  # why it was cancelled: the reason given to stop() (None: not cancelled)
 
 
+def _by_task(examples: Sequence[Example]) -> dict[str, list[Example]]:
+    """The examples grouped by task, in order."""
+    by_task: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_task.setdefault(ex.task, []).append(ex)
+    return by_task
+
+
 def _first_of_each_task(examples: Sequence[Example], limit: int | None) -> list[Example]:
     """The first `limit` examples of each task (all when limit is None)."""
     if not limit:
         return list(examples)
-    by_task: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_task.setdefault(ex.task, []).append(ex)
+    by_task = _by_task(examples)
     return [ex for task in by_task.values() for ex in task[:limit]]
+
+
+def balance_tasks(examples: Sequence[Example]) -> list[Example]:
+    """Repeat each task's examples round(largest / own size) times, so that a task with fewer
+    training questions (e.g. bAbI task 3, which has only 1k) weighs about as much as the others."""
+    by_task = _by_task(examples)
+    largest = max(len(task) for task in by_task.values())
+    return [ex for task in by_task.values() for ex in task * max(1, round(largest / len(task)))]
 
 
 def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Hold out `fraction` of each task's training examples (a seeded random choice)."""
     rng = random.Random(seed)
-    by_task: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_task.setdefault(ex.task, []).append(ex)
+    by_task = _by_task(examples)
     train, val = [], []
     for task_examples in by_task.values():
         shuffled = list(task_examples)
@@ -118,7 +132,7 @@ class Trainer:
             raise ValueError("training needs at least one training and one validation example")
         self.model = model.to(device)
         self.vocab = vocab
-        self.train_examples = list(train)
+        self.train_examples = balance_tasks(train) if config.balance_tasks else list(train)
         self.val_examples = list(val)
         self.config = config
         self.device = torch.device(device)
@@ -192,6 +206,9 @@ class Trainer:
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 if on_best is not None:
                     on_best(self.model)
+            if not improved:
+                for group in self.optimizer.param_groups:
+                    group["lr"] *= cfg.lr_decay
             seconds = time.perf_counter() - epoch_start
             report = EpochReport(
                 epoch=epoch,

@@ -1,8 +1,10 @@
+import dataclasses
+
 import torch
 
 from dmn.data import Example, Vocab
 from dmn.model import DMN, VARIANTS, DMNConfig
-from dmn.train import TrainConfig, Trainer, split_validation
+from dmn.train import TrainConfig, Trainer, balance_tasks, split_validation
 
 
 def toy_examples(n: int) -> list[Example]:
@@ -32,6 +34,30 @@ def test_split_validation_holds_out_a_share_of_every_task():
     assert len(train) == 90 and len(val) == 10
     assert {ex.task for ex in val} == {"toy:0", "toy:1"}
     assert not {id(e) for e in train} & {id(e) for e in val}
+
+
+def test_balance_tasks_repeats_the_smaller_tasks():
+    examples = toy_examples(60)  # toy:0 and toy:1, 30 each
+    small = [dataclasses.replace(ex, task="toy:small") for ex in toy_examples(3)]
+    balanced = balance_tasks(examples + small)
+    counts = {task: sum(ex.task == task for ex in balanced) for task in ("toy:0", "toy:1", "toy:small")}
+    assert counts == {"toy:0": 30, "toy:1": 30, "toy:small": 30}
+    assert sorted(map(id, balance_tasks(examples))) == sorted(map(id, examples))  # equal tasks: none repeated
+
+    trainer = make_trainer()
+    trainer_balanced = Trainer(
+        trainer.model, trainer.vocab, examples + small, trainer.val_examples, TrainConfig(balance_tasks=True)
+    )
+    assert len(trainer_balanced.train_examples) == 90
+
+
+def test_lr_decay_shrinks_the_learning_rate_after_every_epoch_without_progress():
+    trainer = make_trainer(epochs=8)
+    trainer.config.patience, trainer.config.lr_decay = None, 0.5
+    result = trainer.fit()
+    flat_epochs = sum(not report.improved for report in result.history)
+    assert flat_epochs >= 1  # this data reaches its best validation score before the last epoch
+    assert trainer.optimizer.param_groups[0]["lr"] == trainer.config.lr * 0.5**flat_epochs
 
 
 def test_callback_sees_every_epoch_and_can_stop():
