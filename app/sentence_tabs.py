@@ -99,11 +99,12 @@ def _predict(path: str, sentence: str) -> dict[str, Any]:
     result["device"] = str(predictor.device)
     result["seconds"] = round(time.perf_counter() - start, 4)
     result["max_facts"] = predictor.model.config.max_facts
+    result["by_shape"] = predictor.vocab.signatures
     return result
 
 
-def warning_text(unknown_words: list[str], dropped_words: int, max_words: int | None) -> str | None:
-    parts = [service.warning_text(unknown_words, 0)] if unknown_words else []
+def warning_text(unknown_words: list[str], dropped_words: int, max_words: int | None, by_shape: bool) -> str | None:
+    parts = [service.warning_text(unknown_words, 0, by_shape=by_shape)] if unknown_words else []
     if dropped_words:
         parts.append(
             f"The sentence is longer than the model's memory ({max_words} words): its first {dropped_words} "
@@ -120,11 +121,11 @@ def predict(prefix: str, sentence: str | None, checkpoint: str | None) -> dict:
     except (InputError, CheckpointError) as err:
         failed = service.empty_result((checkpoint or "").strip() or default(prefix), str(err))
         return {**failed, "tags": None}
-    max_facts = result.pop("max_facts", None)
+    max_facts, by_shape = result.pop("max_facts", None), result.pop("by_shape", False)
     return {
         "checkpoint": key,
         **result,
-        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts),
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, by_shape),
         "error": None,
     }
 

@@ -257,6 +257,7 @@ def _predict(path: str, story: str, question: str, passes: int | None) -> dict[s
     result["device"] = str(predictor.device)
     result["seconds"] = round(time.perf_counter() - start, 4)
     result["max_facts"] = predictor.model.config.max_facts
+    result["by_shape"] = predictor.vocab.signatures
     return result
 
 
@@ -272,15 +273,21 @@ def _passes(value: Any) -> int | None:
     return int(number)
 
 
-def warning_text(unknown_words: list[str], dropped_facts: int, max_facts: int | None = None) -> str | None:
-    """The user-facing warning about unknown words and sentences beyond the model's memory."""
+def warning_text(
+    unknown_words: list[str], dropped_facts: int, max_facts: int | None = None, by_shape: bool = False
+) -> str | None:
+    """The user-facing warning about unknown words and sentences beyond the model's memory.
+    `by_shape`: the model reads an unknown word by its shape class (a vocabulary with signatures)."""
     parts = []
     if unknown_words:
         words = ", ".join(f'"{w}"' for w in unknown_words)
         plural = "words are" if len(unknown_words) > 1 else "word is"
+        reading = (
+            "by its shape alone (capitals, digits, hyphens, its ending)" if by_shape else "as an unknown word"
+        )
         parts.append(
             f"{len(unknown_words)} {plural} not in this model's vocabulary: {words}. "
-            "The model reads each as an unknown word and still answers, but it cannot know what they mean."
+            f"The model reads each {reading} and still answers, but it cannot know what they mean."
         )
     if dropped_facts:
         limit = f" ({max_facts} sentences)" if max_facts else ""
@@ -305,11 +312,11 @@ def ask(story: str | None, question: str | None, checkpoint: str | None = None, 
         result = _predict(str(info.path), story or "", question or "", _passes(passes))
     except (InputError, CheckpointError) as err:
         return empty_result(key, str(err))
-    max_facts = result.pop("max_facts", None)
+    max_facts, by_shape = result.pop("max_facts", None), result.pop("by_shape", False)
     return {
         "checkpoint": key,
         **result,
-        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts),
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, by_shape),
         "error": None,
     }
 

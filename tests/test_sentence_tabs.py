@@ -82,10 +82,13 @@ def test_a_tagged_sentence_has_one_tag_per_word(client):
 
 
 def test_unknown_words_warn_and_the_model_still_answers(client):
-    for result in (sentiment(client, "the xyzzq film is good"), tag(client, "the xyzzq dog runs")):
+    reviewed, tagged = sentiment(client, "the xyzzq film is good"), tag(client, "the xyzzq dog runs")
+    for result in (reviewed, tagged):
         assert result["error"] is None and result["answer"]
         assert result["unknown_words"] == ["xyzzq"]
         assert "xyzzq" in result["warning"] and "vocabulary" in result["warning"]
+    # the shipped tagger reads unknown words by their shape (word signatures), the sentiment model does not
+    assert "by its shape" in tagged["warning"] and "as an unknown word" in reviewed["warning"]
 
 
 @pytest.mark.parametrize("endpoint", [sentiment, tag])
