@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dmn.data import Example, Vocab, make_batch
-from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
 
 STORIES = [
     Example(
@@ -104,3 +104,25 @@ def test_config_rejects_unknown_parts():
         DMNConfig.from_dict({"vocab_size": 10, "answer_size": 5, "colour": "red"})
     assert DMNConfig(10, 5, **VARIANTS["dmn+"]).variant == "dmn+"
     assert DMNConfig(10, 5, **ALL_PARTS[2]).variant == "custom"
+
+
+def test_positional_encoding_is_the_paper_s_weighted_sum():
+    """f_i = sum_j l_j * L[w_ij] with l_jd = (1 - j/M) - (d/D)(1 - 2j/M), written out word by word."""
+    torch.manual_seed(0)
+    L = torch.nn.Embedding(30, 8, padding_idx=0)
+    words = torch.randint(1, 30, (2, 3, 5))
+    words[0, 1, 2:] = 0  # a two-word sentence
+    words[1, 2, :] = 0  # a padding fact
+    f = InputModule.positional_encoding(words, L)
+    D = L.embedding_dim
+    expected = torch.zeros(2, 3, D)
+    for b, i in [(b, i) for b in range(2) for i in range(3)]:
+        sentence = [w for w in words[b, i].tolist() if w]
+        M = len(sentence)
+        for j, w in enumerate(sentence, 1):
+            l_j = torch.tensor([(1 - j / M) - (d / D) * (1 - 2 * j / M) for d in range(1, D + 1)])
+            expected[b, i] += l_j * L.weight[w].detach()
+    torch.testing.assert_close(f, expected)
+    assert f[1, 2].abs().sum() == 0
+    f.sum().backward()
+    assert L.weight.grad[0].abs().sum() == 0  # padding gets no gradient
