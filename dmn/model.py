@@ -129,8 +129,8 @@ class GRU(nn.Module):
         """x [..., input] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]), with
         U's r and z biases folded into the first."""
         H = self.hidden
-        Wx_rz, Wx_n = self.W(x).split([self.W.out_features - H, H], -1)  # split: one cat backward, no scatters
-        return Wx_rz + self.U.bias[:-H], Wx_n
+        Wx = self.W(x)
+        return Wx[..., :-H] + self.U.bias[:-H], Wx[..., -H:]
 
     def stepper(self) -> Callable[[tuple[torch.Tensor, torch.Tensor], torch.Tensor], torch.Tensor]:
         """step(Wx_t, h): one step from a projected input (`project`, one time step, [B, .]) and
@@ -141,9 +141,9 @@ class GRU(nn.Module):
 
         def step(Wx: tuple[torch.Tensor, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
             Wx_rz, Wx_n = Wx
-            gates = torch.sigmoid(torch.addmm(Wx_rz, h, U_rz)).split(H, 1)  # (r, z), or (r,)
-            h_tilde = torch.tanh(torch.addcmul(Wx_n, gates[0], torch.addmm(b_Un, h, U_n)))
-            return torch.lerp(h_tilde, h, gates[1]) if self.update_gate else h_tilde
+            gates = torch.sigmoid(torch.addmm(Wx_rz, h, U_rz))  # [r, z]
+            h_tilde = torch.tanh(torch.addcmul(Wx_n, gates[:, :H], torch.addmm(b_Un, h, U_n)))
+            return torch.lerp(h_tilde, h, gates[:, H:]) if self.update_gate else h_tilde
 
         return step
 
@@ -190,33 +190,25 @@ class InputModule(nn.Module):
             h = self.forward_gru(L(batch.story))  # [B, L, H]
             c = h.gather(1, batch.fact_ends.unsqueeze(-1).expand(-1, -1, h.size(-1)))
         else:
-            f = self.positional_encoding(batch.facts, L)  # [B, F, D]
+            f = self.positional_encoding(L(batch.facts), batch.facts != 0)  # [B, F, H]
             lengths = batch.fact_mask.sum(1)
             backward = self._reverse(self.backward_gru(self._reverse(f, lengths)), lengths)
             c = self.forward_gru(f) + backward
         return self.dropout(c) * batch.fact_mask.unsqueeze(-1)
 
     @staticmethod
-    def positional_encoding(words: torch.Tensor, L: nn.Embedding) -> torch.Tensor:
-        """Word ids [B, F, W] (0: padding) -> f [B, F, D], f_d = sum_j l_jd L[w_j]_d.
+    def positional_encoding(e: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """Word embeddings e [B, F, W, D] (zero on padding), word_mask [B, F, W] -> f [B, F, D].
 
-        With l_jd = alpha_j + (d/D) * gamma_j, alpha_j = 1 - j/M, gamma_j = 2j/M - 1, the sum over
-        words splits into two weighted sums of embeddings, f = sum_j alpha_j L[w_j] + (d/D) sum_j
-        gamma_j L[w_j], which one embedding_bag computes without making the [B, F, W, D] tensor.
+        With l_jd = alpha_j + (d/D) * gamma_j, alpha_j = 1 - j/M, gamma_j = 2j/M - 1, the sum
+        over words splits into two weighted sums: f_d = sum_j alpha_j e_jd + (d/D) sum_j gamma_j e_jd.
         """
-        D = L.embedding_dim
-        M = (words != 0).sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
-        j = torch.arange(1, words.size(-1) + 1, device=words.device)  # [W]
-        alpha, gamma = 1 - j / M, 2 * j / M - 1  # [B, F, W]
-        bags = F.embedding_bag(
-            words.flatten(0, 1).repeat(2, 1),  # [2BF, W]: every sentence twice, once per weighting
-            L.weight,
-            per_sample_weights=torch.stack([alpha, gamma]).flatten(0, 2),  # [2BF, W]
-            mode="sum",
-            padding_idx=0,
-        ).view(2, *words.shape[:2], D)  # [2, B, F, D]
-        d = torch.arange(1, D + 1, device=words.device) / D  # [D]
-        return bags[0] + d * bags[1]  # [B, F, D]
+        D = e.size(-1)
+        M = word_mask.sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
+        j = torch.arange(1, e.size(2) + 1, device=e.device)  # [W]
+        alpha, gamma = (1 - j / M).unsqueeze(-1), (2 * j / M - 1).unsqueeze(-1)  # [B, F, W, 1]
+        d = torch.arange(1, D + 1, device=e.device) / D  # [D]
+        return (alpha * e).sum(2) + d * (gamma * e).sum(2)  # [B, F, D]
 
     @staticmethod
     def _reverse(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
