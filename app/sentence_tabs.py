@@ -93,14 +93,8 @@ def _predict(path: str, sentence: str) -> dict[str, Any]:
     predictor = service.PREDICTORS.get(path)
     start = time.perf_counter()
     prediction = predictor.predict(sentence, top_k=10)  # room for every label of sst-fine
-    result = prediction.to_dict()
-    result["top_answers"] = [[answer, p] for answer, p in prediction.top_answers]
-    result["tags"] = [[tag, p] for tag, p in prediction.tags]
-    result["device"] = str(predictor.device)
-    result["seconds"] = round(time.perf_counter() - start, 4)
-    result["max_facts"] = predictor.model.config.max_facts
-    result["by_shape"] = predictor.vocab.signatures
-    return result
+    details = service.prediction_details(predictor, prediction, start)
+    return {**prediction.to_dict(), **details, "tags": [[tag, p] for tag, p in prediction.tags]}
 
 
 def warning_text(unknown_words: list[str], dropped_words: int, max_words: int | None, by_shape: bool) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
 from dmn.data import BABI_TASK_NAMES, Example, load_babi, resolve_data_dir
-from dmn.predict import InputError, Predictor
+from dmn.predict import InputError, Prediction, Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_DIR = REPO / "checkpoints"
@@ -252,13 +252,20 @@ def _predict(path: str, story: str, question: str, passes: int | None) -> dict[s
     predictor = PREDICTORS.get(path)
     start = time.perf_counter()
     prediction = predictor.predict(story, question, passes=passes, top_k=5)
-    result = prediction.to_dict()
-    result["top_answers"] = [[answer, p] for answer, p in prediction.top_answers]
-    result["device"] = str(predictor.device)
-    result["seconds"] = round(time.perf_counter() - start, 4)
-    result["max_facts"] = predictor.model.config.max_facts
-    result["by_shape"] = predictor.vocab.signatures
-    return result
+    return {**prediction.to_dict(), **prediction_details(predictor, prediction, start)}
+
+
+def prediction_details(predictor: Predictor, prediction: Prediction, start: float) -> dict[str, Any]:
+    """What a prediction dict carries beside `Prediction.to_dict()`: top answers as lists, the
+    device, the model time since `start`, and for the warning the memory size ("max_facts") and
+    whether unknown words are read by their shape ("by_shape")."""
+    return {
+        "top_answers": [[answer, p] for answer, p in prediction.top_answers],
+        "device": str(predictor.device),
+        "seconds": round(time.perf_counter() - start, 4),
+        "max_facts": predictor.model.config.max_facts,
+        "by_shape": predictor.vocab.signatures,
+    }
 
 
 def _passes(value: Any) -> int | None:

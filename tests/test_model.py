@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -116,7 +118,7 @@ def test_positional_encoding_is_the_paper_s_weighted_sum():
     f = InputModule.positional_encoding(L(words), words != 0)
     D = L.embedding_dim
     expected = torch.zeros(2, 3, D)
-    for b, i in [(b, i) for b in range(2) for i in range(3)]:
+    for b, i in itertools.product(range(2), range(3)):
         sentence = [w for w in words[b, i].tolist() if w]
         M = len(sentence)
         for j, w in enumerate(sentence, 1):
