@@ -962,10 +962,7 @@ class Job:
             traceback.print_exc()
             self._end("failed", f"Training failed unexpectedly: {type(err).__name__}: {err}")
         finally:
-            self.poll()
-            folder, self.folder = self.folder, None
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+            self._remove_staging()  # already done by _end; this covers an exit that skipped it
 
     def _run(self) -> None:
         s = self.settings
@@ -1016,7 +1013,17 @@ class Job:
         """What a run that the server's time limit ended says in its metrics.json ("stopped")."""
         return f"time limit ({format_seconds(self.limits.max_train_seconds)}, DMN_MAX_TRAIN_SECONDS)"
 
+    def _remove_staging(self) -> None:
+        """Read the run's last reported epochs, then delete its staging folder."""
+        self.poll()
+        with self._lock:
+            folder, self.folder = self.folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def _end(self, state: str, message: str) -> None:
+        """Publish how the run ended, only once its staging folder is gone: an ended job has left nothing."""
+        self._remove_staging()
         with self._lock:
             self.state, self.message, self.finished = state, message, time.time()
             self.add_log(message.replace("**", ""))
