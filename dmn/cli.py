@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read an unknown word as its shape class (capitals, digits, hyphen, suffix) instead of <unk>",
     )
     p.add_argument(
+        "--char-features",
+        action="store_true",
+        help="also read each word's spelling with a character CNN (needs the DMN+ input module)",
+    )
+    p.add_argument(
         "--rare-word-dropout",
         type=float,
         default=defaults.rare_word_dropout,
@@ -161,6 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         embeddings=args.embeddings,
         word_signatures=args.word_signatures,
         embedding_vocab=args.embedding_vocab,
+        char_features=args.char_features,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,

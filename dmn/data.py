@@ -468,6 +468,21 @@ def word_signature(token: str) -> str:
     return f"<unk:{'-'.join(parts)}>"
 
 
+class HiddenWord(str):
+    """A word that word dropout hid behind its signature (or <unk>): the string is what the
+    vocabulary looks up, `spelling` the word itself, which character features still read."""
+
+    spelling: str
+
+    def __new__(cls, shown: str, spelling: str) -> HiddenWord:
+        word = super().__new__(cls, shown)
+        word.spelling = spelling
+        return word
+
+
+MAX_WORD_CHARS = 20  # characters of a word that character features read (its first 20)
+
+
 @dataclass
 class Vocab:
     """Input words (with padding, unknown and end-of-sentence tokens) and answer words.
@@ -475,7 +490,8 @@ class Vocab:
     With `signatures`, an unknown word is read as its shape class (`word_signature`) when the
     vocabulary has that class, else as <unk>. `rare` holds the words seen once when the vocabulary
     was built (not saved): training can hide them behind their signature, which teaches the model
-    what to do with words it has never seen.
+    what to do with words it has never seen. `chars` (padding and unknown first) is the character
+    alphabet of models that also read each word's spelling; empty for the others.
     """
 
     words: list[str]
@@ -483,13 +499,17 @@ class Vocab:
     lowercase: bool = True  # input tokens are lower-cased before lookup (False keeps case, for tagging)
     signatures: bool = False
     rare: frozenset[str] = frozenset()
+    chars: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
+        self.char_index = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def build(cls, examples: Iterable[Example], lowercase: bool = True, signatures: bool = False) -> Vocab:
+    def build(
+        cls, examples: Iterable[Example], lowercase: bool = True, signatures: bool = False, chars: bool = False
+    ) -> Vocab:
         words: Counter[str] = Counter()
         answers: Counter[str] = Counter()
         for ex in examples:
@@ -503,7 +523,9 @@ class Vocab:
             words = lowered
         shapes = sorted({word_signature(w) for w in words}) if signatures else []
         rare = frozenset(w for w, n in words.items() if n == 1)
-        return cls([PAD, UNK, EOS, *shapes, *sorted(words)], [EOS, *sorted(answers)], lowercase, signatures, rare)
+        alphabet = [PAD, UNK, *sorted({c for w in words for c in w})] if chars else []
+        words_in_order = [PAD, UNK, EOS, *shapes, *sorted(words)]
+        return cls(words_in_order, [EOS, *sorted(answers)], lowercase, signatures, rare, alphabet)
 
     def _key(self, token: str) -> str:
         return token.lower() if self.lowercase else token
@@ -522,6 +544,12 @@ class Vocab:
     def encode(self, tokens: Sequence[str]) -> list[int]:
         return [self._index(t) for t in tokens]
 
+    def encode_chars(self, token: str) -> list[int]:
+        """The ids of a token's first MAX_WORD_CHARS characters (a hidden word's own spelling)."""
+        unknown = self.char_index[UNK]
+        spelling = self._key(getattr(token, "spelling", token))
+        return [self.char_index.get(c, unknown) for c in spelling[:MAX_WORD_CHARS]]
+
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """Tokens outside the vocabulary, each once, in order of appearance."""
         return list(dict.fromkeys(t for t in tokens if self._key(t) not in self.word_index))
@@ -531,14 +559,16 @@ class Vocab:
 
     def hide_rare(self, examples: Sequence[Example], rate: float, generator: torch.Generator) -> list[Example]:
         """The examples with each occurrence of a rare word replaced, with probability `rate`, by
-        its signature (or <unk>): word dropout, so the model learns to read words it never saw."""
+        its signature (or <unk>): word dropout, so the model learns to read words it never saw. A
+        hidden word is a HiddenWord, so character features still read its spelling."""
         if not (rate and self.rare):
             return list(examples)
+        rare = self.rare
         draws = iter(torch.rand(sum(len(f) for ex in examples for f in ex.context), generator=generator).tolist())
         hidden = []
         for ex in examples:
             context = [
-                [self._hidden(w) if next(draws) < rate and self._key(w) in self.rare else w for w in fact]
+                [HiddenWord(self._hidden(w), w) if next(draws) < rate and self._key(w) in rare else w for w in fact]
                 for fact in ex.context
             ]
             hidden.append(replace(ex, context=context))
@@ -550,6 +580,7 @@ class Vocab:
             "answers": self.answers,
             "lowercase": self.lowercase,
             "signatures": self.signatures,
+            **({"chars": self.chars} if self.chars else {}),
         }
 
     @classmethod
@@ -557,9 +588,11 @@ class Vocab:
         words, answers = data.get("words"), data.get("answers")
         if not (isinstance(words, list) and isinstance(answers, list)):
             raise ValueError("vocab.json needs the lists 'words' and 'answers'")
-        if words[:3] != [PAD, UNK, EOS] or answers[:1] != [EOS]:
+        chars = data.get("chars", [])
+        if words[:3] != [PAD, UNK, EOS] or answers[:1] != [EOS] or not (chars == [] or chars[:2] == [PAD, UNK]):
             raise ValueError("vocab.json does not start with the special tokens")
-        return cls(words, answers, bool(data.get("lowercase", True)), bool(data.get("signatures", False)))
+        lowercase, signatures = bool(data.get("lowercase", True)), bool(data.get("signatures", False))
+        return cls(words, answers, lowercase, signatures, chars=chars)
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,6 +612,7 @@ class Batch:
     answer: torch.Tensor  # [B, A] answer ids then <eos>, padded with -100 (ignored by the loss)
     supporting: torch.Tensor  # [B, S] supporting fact index per pass, -1 where there is none
     examples: list[Example]
+    chars: torch.Tensor | None = None  # [B, F, W, C] character ids of each fact word (vocab with chars)
 
     def to(self, device: torch.device | str) -> Batch:
         tensors = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
@@ -626,6 +660,17 @@ def make_batch(
         dropped = len(ex.context) - len(context)
         support = [s - dropped if s >= dropped else -1 for s in ex.supporting]
         supporting.append(support + [-1] * (n_support - len(support)))
+    chars = None
+    if vocab.chars:
+        spellings = [[[vocab.encode_chars(w) for w in fact] for fact in ex.context[-max_facts:]] for ex in examples]
+        n_chars = max(1, max((len(w) for s in spellings for f in s for w in f), default=1))
+        no_word, no_fact = [0] * n_chars, [[0] * n_chars] * n_words
+        rows = [
+            [[w + [0] * (n_chars - len(w)) for w in f] + [no_word] * (n_words - len(f)) for f in story]
+            + [no_fact] * (n_facts - len(story))
+            for story in spellings
+        ]
+        chars = torch.tensor(rows, dtype=torch.long)
     return Batch(
         facts=torch.tensor(facts, dtype=torch.long),
         fact_mask=torch.tensor(fact_mask, dtype=torch.bool),
@@ -636,6 +681,7 @@ def make_batch(
         answer=_pad(answers, IGNORE),
         supporting=torch.tensor(supporting, dtype=torch.long),
         examples=list(examples),
+        chars=chars,
     )
 
 

@@ -46,6 +46,8 @@ class DMNConfig:
     episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+
     memory_update: str = "gru"  # "gru": m = GRU(e, m) | "relu": untied m = ReLU(W^t[m; e; q] + b)
     dropout: float = 0.1
+    char_vocab_size: int = 0  # > 0: each fact word's vector adds a character CNN's reading of its spelling
+    char_embed: int = 16  # character vector size of that CNN
 
     def __post_init__(self) -> None:
         choices = {
@@ -61,6 +63,8 @@ class DMNConfig:
                 raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
         if self.passes < 1 or self.hidden < 1 or self.max_answer_len < 1 or self.max_facts < 1:
             raise ValueError("passes, hidden, max_answer_len and max_facts must be positive")
+        if self.char_vocab_size and self.input_module != "fusion":
+            raise ValueError("character features need the fusion input module (DMN+), which reads facts word by word")
 
     @classmethod
     def from_dict(cls, data: dict) -> DMNConfig:
@@ -168,12 +172,32 @@ def _steps(projected: tuple[torch.Tensor, torch.Tensor]) -> Iterator[tuple[torch
 # Input module
 
 
+class CharCNN(nn.Module):
+    """A word's spelling -> a vector (character-level word features, as in dos Santos & Zadrozny
+    2014): character vectors, a width-3 convolution, tanh, then the maximum over the characters."""
+
+    def __init__(self, n_chars: int, char_embed: int, out: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(n_chars, char_embed, padding_idx=0)
+        self.conv = nn.Conv1d(char_embed, out, kernel_size=3, padding=1)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """chars [..., C] (0 = padding) -> [..., out], zero for words that are all padding."""
+        C = chars.size(-1)
+        flat = chars.reshape(-1, C)  # [N, C]
+        h = torch.tanh(self.conv(self.embedding(flat).transpose(1, 2)))  # [N, out, C]
+        padding = (flat == 0).unsqueeze(1)  # [N, 1, C]
+        h = h.masked_fill(padding, -1.0).amax(-1) * (~padding).any(-1)  # tanh >= -1: padding never wins
+        return h.view(*chars.shape[:-1], -1)
+
+
 class InputModule(nn.Module):
     """Story -> facts c_1..c_T.
 
     "gru" (DMN): h_t = GRU(L[w_t], h_{t-1}) over the whole story; c_i = h at the i-th <eos>.
     "fusion" (DMN+): f_i = sum_j l_j * L[w_ij] with l_jd = (1 - j/M) - (d/D)(1 - 2j/M),
-    then a bidirectional GRU over f_1..f_T whose two directions are summed.
+    then a bidirectional GRU over f_1..f_T whose two directions are summed. With character
+    features a word's vector is L[w] + CharCNN(spelling of w).
     """
 
     def __init__(self, config: DMNConfig) -> None:
@@ -182,6 +206,9 @@ class InputModule(nn.Module):
         self.forward_gru = GRU(config.embed_size, config.hidden)
         if self.kind == "fusion":
             self.backward_gru = GRU(config.embed_size, config.hidden)
+        self.spelling = (
+            CharCNN(config.char_vocab_size, config.char_embed, config.embed_size) if config.char_vocab_size else None
+        )
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
@@ -190,7 +217,10 @@ class InputModule(nn.Module):
             h = self.forward_gru(L(batch.story))  # [B, L, H]
             c = h.gather(1, batch.fact_ends.unsqueeze(-1).expand(-1, -1, h.size(-1)))
         else:
-            f = self.positional_encoding(L(batch.facts), batch.facts != 0)  # [B, F, H]
+            e = L(batch.facts)  # [B, F, W, D]
+            if self.spelling is not None:
+                e = e + self.spelling(batch.chars)
+            f = self.positional_encoding(e, batch.facts != 0)  # [B, F, D]
             lengths = batch.fact_mask.sum(1)
             backward = self._reverse(self.backward_gru(self._reverse(f, lengths)), lengths)
             c = self.forward_gru(f) + backward
@@ -388,7 +418,7 @@ class DMN(nn.Module):
     def _init_weights(self) -> None:
         """Xavier for matrices (reimplementers found training stuck without it), zero biases."""
         for name, p in self.named_parameters():
-            if name == "embedding.weight":
+            if name in ("embedding.weight", "input_module.spelling.embedding.weight"):
                 nn.init.uniform_(p, -0.1, 0.1)
                 with torch.no_grad():
                     p[0].zero_()

@@ -260,6 +260,7 @@ class RunSpec:
     embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
     word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
     embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
+    char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -294,7 +295,9 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed
             )
-        self.vocab = Vocab.build(examples, lowercase=family != "pos", signatures=spec.word_signatures)
+        self.vocab = Vocab.build(
+            examples, lowercase=family != "pos", signatures=spec.word_signatures, chars=spec.char_features
+        )
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
         vectors = load_vectors(spec.embeddings, self.vocab, spec.embedding_vocab) if spec.embeddings else {}
         if spec.embedding_vocab:  # words never seen in training keep their pretrained meaning
@@ -312,6 +315,7 @@ class TrainingRun:
                 fact_unit="word" if word_level else "sentence",
                 answer_mode="tags" if family == "pos" else "sequence",
                 dropout=spec.dropout,
+                char_vocab_size=len(self.vocab.chars),
                 **{**VARIANTS[spec.variant], **spec.parts},
             )
         )

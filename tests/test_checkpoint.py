@@ -5,9 +5,9 @@ import torch
 
 import dmn.checkpoint as checkpoint_module
 from dmn.checkpoint import CheckpointError, find_checkpoints, load_checkpoint, save_checkpoint
-from dmn.data import make_batch
+from dmn.data import Example, Vocab, make_batch
 from dmn.model import VARIANTS
-from tests.test_model import STORIES, build
+from tests.test_model import STORIES, build, tagger
 
 
 @pytest.fixture
@@ -97,3 +97,13 @@ def test_find_checkpoints_reads_descriptions_and_skips_broken_ones(saved, tmp_pa
     infos = find_checkpoints(tmp_path, tmp_path / "missing")
     assert [(i.name, i.task, i.mean_accuracy) for i in infos] == [("ck", "babi:1", 0.5), ("other", "babi:2", 0.9)]
     assert infos[1].description == "two"
+
+
+def test_round_trip_keeps_character_features(tmp_path):
+    examples = [Example([["Mary"], ["walked"]], ["tags"], ["NNP", "VBD"])]
+    vocab = Vocab.build(examples, lowercase=False, chars=True)
+    model = tagger(vocab, chars=True)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "ck", model, vocab, {"task": "pos:ewt"}, {}))
+    assert loaded.vocab.chars == vocab.chars and loaded.model.input_module.spelling is not None
+    batch = make_batch([*examples, Example([["Zed"]], ["tags"], ["NNP"])], vocab, 50, word_facts=True, tagging=True)
+    assert torch.equal(model.eval()(batch).logits, loaded.model(batch).logits)

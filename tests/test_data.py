@@ -4,6 +4,7 @@ import torch
 from dmn.data import (
     BABI_TASK_NAMES,
     EOS,
+    MAX_WORD_CHARS,
     UNK,
     DataFormatError,
     DataNotFoundError,
@@ -221,3 +222,21 @@ def test_batches_cover_every_example_once_and_shuffle_with_a_generator():
     ]
     assert sorted(fixed) == sorted(shuffled) == sorted(str(i) for i in range(53))
     assert fixed != shuffled
+
+
+def test_character_alphabet_spelling_and_batch():
+    examples = [tagged(["The", "Dog", "barked"]), tagged(["The", "cat", "barked"])]
+    vocab = Vocab.build(examples, lowercase=False, signatures=True, chars=True)
+    assert vocab.chars[:2] == ["<pad>", UNK] and "D" in vocab.chars and "z" not in vocab.chars
+    assert vocab.encode_chars("Dog") == [vocab.char_index[c] for c in "Dog"]
+    assert vocab.encode_chars("zeb") == [1, vocab.char_index["e"], vocab.char_index["b"]]  # z: unknown char
+    assert len(vocab.encode_chars("a" * 50)) == MAX_WORD_CHARS
+    # word dropout hides the word's id but not its spelling
+    hidden = vocab.hide_rare(examples, 1.0, torch.Generator().manual_seed(0))[0].context[1][0]
+    assert hidden == "<unk:Cap>" and vocab.encode_chars(hidden) == vocab.encode_chars("Dog")
+    batch = make_batch([examples[0], tagged(["Dog"])], vocab, 50, word_facts=True, tagging=True)
+    assert batch.chars.shape == (2, 3, 1, 6)  # "barked" is the longest word
+    assert batch.chars[1, 0, 0, :3].tolist() == vocab.encode_chars("Dog") and batch.chars[1, 1:].sum() == 0
+    assert Vocab.from_json(vocab.to_json()).chars == vocab.chars
+    plain = Vocab.build(examples)  # no character features: nothing saved, nothing batched
+    assert "chars" not in plain.to_json() and make_batch(examples, plain, 5).chars is None

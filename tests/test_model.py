@@ -1,9 +1,10 @@
 import itertools
+import string
 
 import pytest
 import torch
 
-from dmn.data import Example, Vocab, make_batch
+from dmn.data import PAD, UNK, Example, Vocab, make_batch
 from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
 
 STORIES = [
@@ -128,3 +129,62 @@ def test_positional_encoding_is_the_paper_s_weighted_sum():
     assert f[1, 2].abs().sum() == 0
     f.sum().backward()
     assert L.weight.grad[0].abs().sum() == 0  # padding gets no gradient
+
+
+def tagger(vocab: Vocab, chars: bool, hidden: int = 16) -> DMN:
+    torch.manual_seed(0)
+    config = DMNConfig(
+        len(vocab.words),
+        len(vocab.answers),
+        hidden=hidden,
+        passes=1,
+        max_answer_len=4,
+        embed=8,
+        fact_unit="word",
+        answer_mode="tags",
+        dropout=0.0,
+        char_vocab_size=len(vocab.chars) if chars else 0,
+        **VARIANTS["dmn+"],
+    )
+    return DMN(config)
+
+
+def test_character_features_tag_words_never_seen_by_their_spelling():
+    """Every word below is unknown to the vocabulary (one <unk> id), so only the spelling tells
+    -ed from -ly: with character features a tiny tagger learns that and tags new words right."""
+    seen = Vocab.build([Example([["the"]], ["tags"], ["DT"]), Example([["x"]], ["tags"], ["VBD", "RB"])])
+    vocab = Vocab(seen.words, seen.answers, lowercase=False, chars=[PAD, UNK, *string.ascii_lowercase])
+    words = ["walked", "slowly", "quickly", "jumped", "talked", "badly", "sadly", "kicked"]  # both orders
+    tags = ["VBD" if w.endswith("ed") else "RB" for w in words]
+    train = [Example([[w] for w in words[i : i + 2]], ["tags"], tags[i : i + 2]) for i in range(0, 8, 2)]
+    batch = make_batch(train, vocab, 50, word_facts=True, tagging=True)
+    assert batch.chars.shape == (4, 2, 1, 7) and (batch.facts == vocab.word_index[UNK]).all()
+    accuracy = {}
+    for chars in (True, False):
+        model = tagger(vocab, chars)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+        for _ in range(100):
+            loss = model.loss(model(batch), batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        unseen = [
+            Example([["hopped"], ["gladly"]], ["tags"], ["VBD", "RB"]),
+            Example([["gladly"], ["hopped"]], ["tags"], ["RB", "VBD"]),
+        ]
+        new = make_batch(unseen, vocab, 50, word_facts=True, tagging=True)
+        tags = model.eval()(new).logits[..., 1:].argmax(-1) + 1
+        accuracy[chars] = (tags == new.answer).float().mean().item()
+    assert accuracy == {True: 1.0, False: 0.5}  # without spelling, both sentences are <unk> <unk>
+
+
+def test_character_cnn_ignores_padding_and_needs_the_fusion_input():
+    vocab = Vocab.build([Example([["ab"], ["c"]], ["tags"], ["X", "Y"])], lowercase=False, chars=True)
+    model = tagger(vocab, chars=True)
+    chars = torch.tensor([[[1, 2, 0], [3, 0, 0], [0, 0, 0]]])  # two words and a padding word
+    spelled = model.input_module.spelling(chars)
+    assert spelled.shape == (1, 3, 8) and spelled[0, 2].abs().sum() == 0
+    longer = torch.tensor([[[1, 2, 0, 0, 0]]])  # more padding changes nothing
+    torch.testing.assert_close(model.input_module.spelling(longer)[0, 0], spelled[0, 0])
+    with pytest.raises(ValueError, match="character features need the fusion input module"):
+        DMNConfig(10, 5, char_vocab_size=4, **VARIANTS["dmn"])
