@@ -97,8 +97,8 @@ def _predict(path: str, sentence: str) -> dict[str, Any]:
     return {**prediction.to_dict(), **details, "tags": [[tag, p] for tag, p in prediction.tags]}
 
 
-def warning_text(unknown_words: list[str], dropped_words: int, max_words: int | None, by_shape: bool) -> str | None:
-    parts = [service.warning_text(unknown_words, 0, by_shape=by_shape)] if unknown_words else []
+def warning_text(unknown_words: list[str], dropped_words: int, max_words: int | None, reading: str) -> str | None:
+    parts = [service.warning_text(unknown_words, 0, reading=reading)] if unknown_words else []
     if dropped_words:
         parts.append(
             f"The sentence is longer than the model's memory ({max_words} words): its first {dropped_words} "
@@ -115,11 +115,11 @@ def predict(prefix: str, sentence: str | None, checkpoint: str | None) -> dict:
     except (InputError, CheckpointError) as err:
         failed = service.empty_result((checkpoint or "").strip() or default(prefix), str(err))
         return {**failed, "tags": None}
-    max_facts, by_shape = result.pop("max_facts", None), result.pop("by_shape", False)
+    max_facts, reading = result.pop("max_facts", None), result.pop("reading", service.UNKNOWN)
     return {
         "checkpoint": key,
         **result,
-        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, by_shape),
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, reading),
         "error": None,
     }
 

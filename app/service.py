@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
-from dmn.data import BABI_TASK_NAMES, Example, load_babi, resolve_data_dir
+from dmn.data import BABI_TASK_NAMES, Example, Vocab, load_babi, resolve_data_dir
 from dmn.predict import InputError, Prediction, Predictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,14 +258,26 @@ def _predict(path: str, story: str, question: str, passes: int | None) -> dict[s
 def prediction_details(predictor: Predictor, prediction: Prediction, start: float) -> dict[str, Any]:
     """What a prediction dict carries beside `Prediction.to_dict()`: top answers as lists, the
     device, the model time since `start`, and for the warning the memory size ("max_facts") and
-    whether unknown words are read by their shape ("by_shape")."""
+    how the model reads unknown words ("reading", see `unknown_word_reading`)."""
     return {
         "top_answers": [[answer, p] for answer, p in prediction.top_answers],
         "device": str(predictor.device),
         "seconds": round(time.perf_counter() - start, 4),
         "max_facts": predictor.model.config.max_facts,
-        "by_shape": predictor.vocab.signatures,
+        "reading": unknown_word_reading(predictor.vocab),
     }
+
+
+UNKNOWN = "as an unknown word"
+
+
+def unknown_word_reading(vocab: Vocab) -> str:
+    """How a model reads a word outside its vocabulary, as the warning words it."""
+    if vocab.chars:
+        return "by its spelling, letter by letter" + (", and its shape" if vocab.signatures else "")
+    if vocab.signatures:
+        return "by its shape alone (capitals, digits, hyphens, its ending)"
+    return UNKNOWN
 
 
 def _passes(value: Any) -> int | None:
@@ -281,17 +293,14 @@ def _passes(value: Any) -> int | None:
 
 
 def warning_text(
-    unknown_words: list[str], dropped_facts: int, max_facts: int | None = None, by_shape: bool = False
+    unknown_words: list[str], dropped_facts: int, max_facts: int | None = None, reading: str = UNKNOWN
 ) -> str | None:
     """The user-facing warning about unknown words and sentences beyond the model's memory.
-    `by_shape`: the model reads an unknown word by its shape class (a vocabulary with signatures)."""
+    `reading`: how the model reads an unknown word (`unknown_word_reading`)."""
     parts = []
     if unknown_words:
         words = ", ".join(f'"{w}"' for w in unknown_words)
         plural = "words are" if len(unknown_words) > 1 else "word is"
-        reading = (
-            "by its shape alone (capitals, digits, hyphens, its ending)" if by_shape else "as an unknown word"
-        )
         parts.append(
             f"{len(unknown_words)} {plural} not in this model's vocabulary: {words}. "
             f"The model reads each {reading} and still answers, but it cannot know what they mean."
@@ -319,11 +328,11 @@ def ask(story: str | None, question: str | None, checkpoint: str | None = None, 
         result = _predict(str(info.path), story or "", question or "", _passes(passes))
     except (InputError, CheckpointError) as err:
         return empty_result(key, str(err))
-    max_facts, by_shape = result.pop("max_facts", None), result.pop("by_shape", False)
+    max_facts, reading = result.pop("max_facts", None), result.pop("reading", UNKNOWN)
     return {
         "checkpoint": key,
         **result,
-        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, by_shape),
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, reading),
         "error": None,
     }
 

@@ -3,6 +3,7 @@ against a launched app, and their drawing step."""
 
 import os
 import socket
+from dataclasses import replace
 
 import pytest
 
@@ -10,7 +11,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = pytest.importorskip("gradio")
 Client = pytest.importorskip("gradio_client").Client
 
-from app import plots, sentence_tabs, ui  # noqa: E402
+from app import plots, sentence_tabs, service, ui  # noqa: E402
+from dmn.data import PAD, UNK, Example, Vocab  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
@@ -89,6 +91,17 @@ def test_unknown_words_warn_and_the_model_still_answers(client):
         assert "xyzzq" in result["warning"] and "vocabulary" in result["warning"]
     # the shipped tagger reads unknown words by their shape (word signatures), the sentiment model does not
     assert "by its shape" in tagged["warning"] and "as an unknown word" in reviewed["warning"]
+
+
+def test_the_warning_says_how_the_model_reads_unknown_words():
+    plain = Vocab.build([Example([["a"]], ["q"], ["x"])])
+    readings = [
+        service.unknown_word_reading(vocab)
+        for vocab in (plain, replace(plain, signatures=True), replace(plain, chars=[PAD, UNK, "a"]))
+    ]
+    assert readings[0] == "as an unknown word" and "shape alone" in readings[1] and "spelling" in readings[2]
+    warning = service.warning_text(["zorg"], 0, reading=readings[2])
+    assert '"zorg"' in warning and "reads each by its spelling" in warning
 
 
 @pytest.mark.parametrize("endpoint", [sentiment, tag])
