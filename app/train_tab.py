@@ -130,6 +130,7 @@ def start(
     patience: float | None = 8,
     phrases: bool = False,
     glove: bool = False,
+    spelling: bool = False,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -153,6 +154,7 @@ def start(
         name=name or "",
         phrases=bool(phrases),
         glove=bool(glove),
+        spelling=bool(spelling),
     )
     try:
         job = training.JOBS.start(settings)
@@ -466,6 +468,11 @@ def build(
                     info="Pretrained word vectors (GloVe 6B 50d) instead of random ones."
                     if glove_ok else training.GLOVE_MISSING,
                 )  # fmt: skip
+                spelling = gr.Checkbox(
+                    False, label="Read unknown words by their spelling", elem_id="train-spelling",
+                    info="A character CNN reads every word's letters, and a word never seen in training is read "
+                    "by its shape (capitals, digits, ending), as the shipped tagger does. Needs DMN+.",
+                )  # fmt: skip
             data_md = gr.Markdown(elem_id="train-data")
             variant = gr.Radio(
                 [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
@@ -555,7 +562,7 @@ def build(
         **private,
     )  # fmt: skip
     start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
-                    limit, name, patience, phrases, glove]  # fmt: skip
+                    limit, name, patience, phrases, glove, spelling]  # fmt: skip
     start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
         after_start, [status_json, session], [session, seen, timer, message], **private
     ).then(**poll_event)

@@ -255,6 +255,7 @@ class TrainSettings:
     name: str = ""
     phrases: bool = False  # SST: also train on every labelled phrase
     glove: bool = False  # sentence tasks: start the word vectors from GloVe 6B 50d
+    spelling: bool = False  # sentence tasks, DMN+: read unknown words by spelling and shape (as the shipped tagger)
 
 
 @dataclass
@@ -433,6 +434,9 @@ def data_status(s: TrainSettings) -> str:
     return babi_status(list(s.tasks or [1]), s.size or "1k")[1] if s.dataset == "babi" else ""
 
 
+SPELLING_WORD_DROPOUT = 0.25  # with spelling: words seen once are hidden this often (the shipped tagger's)
+
+
 def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], None]) -> PreparedData:
     dataset = DATASETS[s.dataset]
     found, message = sentence_status(dataset.task)
@@ -443,6 +447,8 @@ def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], No
         limit = cap
         log(f"This server trains on at most {cap:,} examples (DMN_MAX_TRAIN_EXAMPLES): using the first {cap:,}.")
     extra = (["--phrases"] if s.phrases else []) + (["--embeddings", "glove"] if s.glove else [])
+    if s.spelling:
+        extra += ["--word-signatures", "--char-features", "--rare-word-dropout", str(SPELLING_WORD_DROPOUT)]
     variant = "DMN+" if s.variant == "dmn+" else "DMN"
     return PreparedData(
         task=dataset.task,
@@ -588,10 +594,13 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         raise TrainError("Upload a text file in bAbI format first.")
     task = DATASETS[s.dataset].task
     if task is None:
-        s.phrases = s.glove = False  # word vectors and phrases are for the sentence tasks
+        s.phrases = s.glove = s.spelling = False  # word vectors, phrases, spelling are for the sentence tasks
     else:
         s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
         s.phrases, s.glove = bool(s.phrases) and task.startswith("sst:"), bool(s.glove)
+        s.spelling = bool(s.spelling)
+        if s.spelling and s.variant != "dmn+":
+            raise TrainError("Reading words by their spelling needs the DMN+ model: choose DMN+, or untick it.")
         if s.glove and not glove_available():
             raise TrainError(GLOVE_MISSING)
     epochs = _whole(s.epochs, "Epochs")
@@ -745,6 +754,8 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
         limit=data.limit,
         phrases=s.phrases,
         embeddings="glove" if s.glove else None,
+        word_signatures=s.spelling,
+        char_features=s.spelling,
         description=data.description,
         train=TrainConfig(
             epochs=s.epochs,
@@ -753,6 +764,7 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
             gate_supervision=s.gate_supervision,
             seed=s.seed,
             patience=s.patience,  # None: never stop early
+            rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )
 

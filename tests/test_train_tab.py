@@ -78,7 +78,7 @@ def clean_user_dir(user_dir):
 TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
     batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
-    glove=False,
+    glove=False, spelling=False,
 )  # fmt: skip
 
 
@@ -309,25 +309,30 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     monkeypatch.setattr(training, "glove_available", lambda: True)
     limits = training.Limits(max_train_examples=None)
     settings = training.TrainSettings(dataset="sst-fine", tasks=[], gate_supervision=1.0, phrases=True, glove=True,
-                                      hidden=16, epochs=3, limit=50, variant="dmn+")  # fmt: skip
+                                      hidden=16, epochs=3, limit=50, variant="dmn+", spelling=True)  # fmt: skip
     s = training.check_settings(settings, limits)
-    assert s.gate_supervision == 0.0 and s.phrases and s.glove
+    assert s.gate_supervision == 0.0 and s.phrases and s.glove and s.spelling
     monkeypatch.setattr(training, "sentence_status", lambda task: (True, ""))
     data = training.DATASETS[s.dataset].prepare(s, limits, lambda line: None)
     spec = training.run_spec(s, data)
     assert (spec.task, spec.variant, spec.hidden, spec.limit) == ("sst:fine", "dmn+", 16, 50)
     assert spec.phrases and spec.embeddings == "glove" and spec.train.gate_supervision == 0.0
     assert "--phrases --embeddings glove" in data.command and "--gate-supervision" not in data.command
+    assert spec.word_signatures and spec.char_features and spec.train.rare_word_dropout == 0.25
+    assert "--word-signatures --char-features --rare-word-dropout 0.25" in data.command
     assert training.DATASETS[s.dataset].default_name(s) == "dmnplus-sst-fine"
 
     pos = training.check_settings(training.TrainSettings(dataset="pos-ewt", phrases=True), limits)
     assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
     spec = training.run_spec(pos, training.DATASETS["pos-ewt"].prepare(pos, limits, lambda line: None))
     assert spec.task == "pos:ewt" and not spec.phrases and spec.embeddings is None
+    assert not (spec.char_features or spec.word_signatures) and spec.train.rare_word_dropout == 0
+    with pytest.raises(training.TrainError, match="spelling needs the DMN\\+ model"):
+        training.check_settings(training.TrainSettings(dataset="pos-ewt", spelling=True), limits)
     assert training.DATASETS["pos-ewt"].default_name(pos) == "dmn-pos-ewt"
 
-    babi = training.check_settings(training.TrainSettings(tasks=[1], phrases=True, glove=True), limits)
-    assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove
+    babi = training.check_settings(training.TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
+    assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
 
     monkeypatch.setattr(training, "glove_available", lambda: False)
     with pytest.raises(training.TrainError, match="requirements-train.txt"):
