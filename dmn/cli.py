@@ -13,9 +13,9 @@ import torch
 
 from dmn import __version__
 from dmn.checkpoint import CheckpointError, load_checkpoint
-from dmn.data import DataFormatError, DataNotFoundError, resolve_data_dir
+from dmn.data import DataFormatError, DataNotFoundError, load_task, resolve_data_dir
 from dmn.device import pick_device
-from dmn.evaluate import accuracy_on_test_set, format_table, summary
+from dmn.evaluate import accuracy_by_word_kind, accuracy_on_test_set, format_table, summary
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
 from dmn.train import RunSpec, TrainConfig, TrainingRun
@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--task", help="default: the tasks the checkpoint was trained on")
     p.add_argument("--json", help="also write the accuracies to this JSON file")
+    p.add_argument(
+        "--unknown-words",
+        action="store_true",
+        help="also the accuracy on words in and outside the vocabulary (taggers), or on questions with and "
+        "without an unknown word",
+    )
     p.add_argument("--device", default="auto")
     _add_data_dir(p)
 
@@ -222,6 +228,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     task = args.task or ckpt.config.get("task", "babi:all")
     accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device)
     print(format_table(accuracy))
+    if args.unknown_words:
+        examples = load_task(task, "test", ckpt.config.get("size", "1k"), args.data_dir)
+        print("\nby whether the model's vocabulary has the words:")
+        for name, (count, acc) in accuracy_by_word_kind(ckpt.model, ckpt.vocab, examples, device).items():
+            print(f"  {name:<22} {acc * 100:6.1f}%  ({count:,})")
     if args.json:
         Path(args.json).write_text(json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n")
     return 0

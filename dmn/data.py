@@ -550,9 +550,13 @@ class Vocab:
         spelling = self._key(getattr(token, "spelling", token))
         return [self.char_index.get(c, unknown) for c in spelling[:MAX_WORD_CHARS]]
 
+    def knows(self, token: str) -> bool:
+        """Whether the token has its own entry (not a signature, not <unk>)."""
+        return self._key(token) in self.word_index
+
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """Tokens outside the vocabulary, each once, in order of appearance."""
-        return list(dict.fromkeys(t for t in tokens if self._key(t) not in self.word_index))
+        return list(dict.fromkeys(t for t in tokens if not self.knows(t)))
 
     def _hidden(self, token: str) -> str:
         return word_signature(self._key(token)) if self.signatures else UNK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -59,6 +59,39 @@ def best_tags(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
+def _tally(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    examples: Sequence[Example],
+    group: Callable[[Example, list[str]], str | list[str]],
+    device: torch.device | str,
+    batch_size: int,
+) -> dict[str, tuple[int, int]]:
+    """(right, total) per group: exact match of the whole answer, or for a tagger one count per
+    word. group(example, words read) names the example's group, or for a tagger each word's."""
+    was_training = model.training
+    model.eval()
+    tagging = model.config.answer_mode == "tags"
+    max_facts = model.config.max_facts
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for batch in batches(examples, vocab, batch_size, **model.config.layout):
+        logits = model(batch.to(device)).logits
+        if tagging:
+            right = (best_tags(logits)[1] == batch.answer.to(logits.device)).cpu()
+            for ex, row in zip(batch.examples, right.tolist(), strict=True):
+                words = [fact[0] for fact in ex.context[-max_facts:]]
+                for name, ok in zip(group(ex, words), row, strict=False):  # row is padded beyond the words
+                    counts[name][0] += ok
+                    counts[name][1] += 1
+        else:
+            for ex, answer in zip(batch.examples, decode(logits, vocab.answers), strict=True):
+                name = group(ex, [w for fact in ex.context[-max_facts:] for w in fact] + ex.question)
+                counts[name][0] += answer == ex.answer
+                counts[name][1] += 1
+    model.train(was_training)
+    return {name: (right, total) for name, (right, total) in counts.items()}
+
+
 def accuracy_by_task(
     model: torch.nn.Module,
     vocab: Vocab,
@@ -68,25 +101,34 @@ def accuracy_by_task(
 ) -> dict[str, float]:
     """Accuracy (0-1) per task, tasks in the order they first appear: exact match of the whole
     answer, or for a tagger the share of words tagged right."""
-    was_training = model.training
-    model.eval()
     tagging = model.config.answer_mode == "tags"
-    correct: dict[str, int] = defaultdict(int)
-    total: dict[str, int] = defaultdict(int)
-    for batch in batches(examples, vocab, batch_size, **model.config.layout):
-        logits = model(batch.to(device)).logits
-        if tagging:
-            right = (best_tags(logits)[1] == batch.answer.to(logits.device)).cpu()
-            for ex, row, mask in zip(batch.examples, right, batch.fact_mask, strict=True):
-                correct[ex.task] += int(row[mask].sum())
-                total[ex.task] += int(mask.sum())
-        else:
-            for ex, words in zip(batch.examples, decode(logits, vocab.answers), strict=True):
-                correct[ex.task] += words == ex.answer
-                total[ex.task] += 1
-    model.train(was_training)
+    counts = _tally(
+        model, vocab, examples, lambda ex, words: [ex.task] * len(words) if tagging else ex.task, device, batch_size
+    )
     tasks = dict.fromkeys(ex.task for ex in examples)
-    return {task: correct[task] / total[task] for task in tasks}
+    return {task: counts[task][0] / counts[task][1] for task in tasks}
+
+
+def accuracy_by_word_kind(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    examples: Sequence[Example],
+    device: torch.device | str = "cpu",
+    batch_size: int = 500,
+) -> dict[str, tuple[int, float]]:
+    """(count, accuracy) of words in and outside the vocabulary for a tagger, or of questions
+    whose words are all known and of those with an unknown word for the other models."""
+    if model.config.answer_mode == "tags":
+        groups = ("known words", "unknown words")
+        counts = _tally(
+            model, vocab, examples, lambda ex, words: [groups[not vocab.knows(w)] for w in words], device, batch_size
+        )
+    else:
+        groups = ("all words known", "with an unknown word")
+        counts = _tally(
+            model, vocab, examples, lambda ex, words: groups[bool(vocab.unknown(words))], device, batch_size
+        )
+    return {name: (counts[name][1], counts[name][0] / counts[name][1]) for name in groups if name in counts}
 
 
 def accuracy_on_test_set(

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -63,6 +64,7 @@ def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
         "cpu",
         "--json",
         str(tmp_path / "eval.json"),
+        "--unknown-words",
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -70,6 +72,8 @@ def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
     assert printed["test_accuracy"] == metrics["test_accuracy"]
     assert f"{metrics['test_accuracy']['babi:1'] * 100:.1f}" in result.stdout
     assert "paper DMN" in result.stdout and "passed (>= 95%)" in result.stdout
+    known = re.search(r"all words known .*\(([\d,]+)\)", result.stdout)  # task 1's few words: all seen in training
+    assert known and known.group(1) == "1,000" and "with an unknown word" not in result.stdout
 
 
 def test_ask_prints_answer_and_gates(trained, tmp_path):

@@ -18,6 +18,7 @@ from dmn.data import (
     tokenize_sentence,
 )
 from dmn.embeddings import glove_text, initialise_embedding
+from dmn.evaluate import accuracy_by_task, accuracy_by_word_kind
 from dmn.model import DMN, VARIANTS, DMNConfig
 
 
@@ -152,6 +153,13 @@ def test_word_facts_and_tags_in_a_batch_and_a_tagger():
         optimizer.step()
     predicted = model.eval()(batch).logits.argmax(-1)
     assert [vocab.answers[i] for i in predicted[0].tolist()] == ["DT", "NN", "VBD"]
+
+    # accuracy on the words the vocabulary has and on those it lacks, one count per word
+    unseen = Example([["The"], ["zorg"], ["sat"]], ["what", "tags"], ["DT", "NN", "VBD"])
+    kinds = accuracy_by_word_kind(model, vocab, [*examples, unseen])
+    assert kinds["known words"] == (7, 1.0) and kinds["unknown words"][0] == 1
+    overall = accuracy_by_task(model, vocab, [*examples, unseen])[""]
+    assert overall == pytest.approx((7 + kinds["unknown words"][1]) / 8)
 
 
 def test_glove_text_loader_and_initialisation(tmp_path):
