@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read an unknown word as its shape class (capitals, digits, hyphen, suffix) instead of <unk>",
     )
     p.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="with --embeddings: words that have a pretrained vector keep it unchanged during training",
+    )
+    p.add_argument(
         "--char-features",
         action="store_true",
         help="also read each word's spelling with a character CNN (needs the DMN+ input module)",
@@ -173,6 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         word_signatures=args.word_signatures,
         embedding_vocab=args.embedding_vocab,
         char_features=args.char_features,
+        freeze_embeddings=args.freeze_embeddings,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,

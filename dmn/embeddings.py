@@ -59,19 +59,26 @@ def load_vectors(source: str, vocab: Vocab, top: int = 0) -> dict[str, np.ndarra
 
 
 @torch.no_grad()
-def initialise_embedding(weight: torch.Tensor, vocab: Vocab, vectors: dict[str, np.ndarray]) -> float:
-    """Copy the vectors of the vocabulary's words into an embedding matrix; returns the share of
-    words found. Padding stays zero; words without a vector keep their random start."""
+def initialise_embedding(weight: torch.Tensor, vocab: Vocab, vectors: dict[str, np.ndarray]) -> torch.Tensor:
+    """Copy the vectors of the vocabulary's words into an embedding matrix; returns which rows got
+    one ([V] bool). Padding stays zero; words without a vector keep their random start."""
     if vectors:
         size = len(next(iter(vectors.values())))
         if size != weight.size(1):
             raise ValueError(f"the vectors have {size} dimensions, the embedding {weight.size(1)}")
-    found = 0
+    found = torch.zeros(len(vocab.words), dtype=torch.bool)
     for i, word in enumerate(vocab.words):
         if word in (PAD, UNK) or i == 0:
             continue
         vector = vectors.get(word, vectors.get(word.lower()))
         if vector is not None:
             weight[i] = torch.from_numpy(np.asarray(vector, dtype=np.float32))
-            found += 1
-    return found / max(1, len(vocab.words) - 3)
+            found[i] = True
+    return found
+
+
+def freeze_rows(weight: torch.Tensor, rows: torch.Tensor) -> None:
+    """Keep these rows of an embedding matrix as they are: their gradient is zeroed at every
+    backward pass, so Adam (without weight decay) never moves them."""
+    trainable = (~rows).unsqueeze(1).to(weight.dtype)
+    weight.register_hook(lambda grad: grad * trainable.to(grad.device))

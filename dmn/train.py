@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from dmn.checkpoint import save_checkpoint
 from dmn.data import Example, Vocab, batches, load_task
-from dmn.embeddings import initialise_embedding, load_vectors
+from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.model import DMN, VARIANTS, DMNConfig
 
@@ -261,6 +261,7 @@ class RunSpec:
     word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
     embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
     char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
+    freeze_embeddings: bool = False  # words given pretrained vectors keep them (the others still train)
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -319,9 +320,14 @@ class TrainingRun:
                 **{**VARIANTS[spec.variant], **spec.parts},
             )
         )
-        self.embedding_coverage = (
-            initialise_embedding(self.model.embedding.weight, self.vocab, vectors) if spec.embeddings else None
-        )
+        self.embedding_coverage = None
+        if spec.embeddings:
+            found = initialise_embedding(self.model.embedding.weight, self.vocab, vectors)
+            self.embedding_coverage = found.sum().item() / max(1, len(self.vocab.words) - 3)
+            if spec.freeze_embeddings:  # one vector space for every word, whether training saw it or not
+                freeze_rows(self.model.embedding.weight, found)
+        elif spec.freeze_embeddings:
+            raise ValueError("freezing the word vectors needs pretrained ones (--embeddings)")
         variant = self.model.config.variant
         where = f" ({spec.size})" if family == "babi" else ""
         self.config = {

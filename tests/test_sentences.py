@@ -169,8 +169,8 @@ def test_glove_text_loader_and_initialisation(tmp_path):
     assert set(vectors) == {"the", "cat"} and np.allclose(vectors["cat"], [1, 2, 3])
     vocab = Vocab.build([Example([["The"], ["cat"], ["zebra"]], ["q"], ["a"])])
     weight = torch.zeros(len(vocab.words), 3)
-    coverage = initialise_embedding(weight, vocab, vectors)
-    assert coverage == pytest.approx(2 / 4)  # the, cat of: cat, q, the, zebra
+    found = initialise_embedding(weight, vocab, vectors)
+    assert [vocab.words[i] for i in found.nonzero().flatten()] == ["cat", "the"]  # of: cat, q, the, zebra
     assert weight[vocab.word_index["cat"]].tolist() == [1, 2, 3] and weight[0].abs().sum() == 0
     top = glove_text(path, wanted={"dog"}, top=1)
     assert list(top) == ["the", "dog"]  # the first word of the file, then the wanted one
@@ -232,3 +232,21 @@ def test_tagger_trained_with_word_signatures_reads_unknown_words_by_shape(data_d
     assert predictor.vocab.signatures  # saved with the checkpoint
     assert predictor.vocab.encode(["Xanthippe"]) == [predictor.vocab.word_index["<unk:Cap>"]]
     assert "Xanthippe" in predictor.predict("Xanthippe sat .").unknown_words
+
+
+def test_frozen_pretrained_vectors_stay_and_the_other_words_train(data_dir, tmp_path):
+    from dmn.train import RunSpec, TrainConfig, TrainingRun
+
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("the 0.5 -0.5 0.25 0\n, 1 0 0 1\n")
+    spec = RunSpec(task="pos:ewt", variant="dmn+", hidden=8, passes=1, limit=60, embeddings=str(vectors),
+                   freeze_embeddings=True, train=TrainConfig(epochs=1, batch_size=20))  # fmt: skip
+    run = TrainingRun(spec, data_dir)
+    weight = run.model.embedding.weight
+    the, comma, word = (run.vocab.word_index[w] for w in ("the", ",", "said"))
+    start = weight[word].detach().clone()
+    run.fit(tmp_path / "frozen")
+    assert weight[the].tolist() == [0.5, -0.5, 0.25, 0] and weight[comma].tolist() == [1, 0, 0, 1]
+    assert not torch.equal(weight[word], start)  # a word without a vector still learns
+    with pytest.raises(ValueError, match="needs pretrained ones"):
+        TrainingRun(RunSpec(task="pos:ewt", limit=5, freeze_embeddings=True), data_dir)
