@@ -87,7 +87,8 @@ $$y_t = \mathrm{softmax}(W_a a_t), \qquad a_t = \mathrm{GRU}([\,y_{t-1},\ q\,],\
 - **Per-pass story:** the same gates as coloured text, one pass at a time.
 - **Warnings:** words outside the model's vocabulary are read as an "unknown" token (a model trained
   with word signatures, such as the shipped tagger, reads them by their shape: capitals, digits,
-  hyphens, ending): the model still answers, but it cannot know what they mean. Stories longer than
+  hyphens, ending; one with character features also by their spelling, letter by letter): the
+  model still answers, but it cannot know what they mean. Stories longer than
   the model's memory (its *max facts*) are read from the end: the earliest sentences are left out
   and the warning says so.
 
