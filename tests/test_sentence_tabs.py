@@ -89,8 +89,9 @@ def test_unknown_words_warn_and_the_model_still_answers(client):
         assert result["error"] is None and result["answer"]
         assert result["unknown_words"] == ["xyzzq"]
         assert "xyzzq" in result["warning"] and "vocabulary" in result["warning"]
-    # the shipped tagger reads unknown words by their shape (word signatures), the sentiment model does not
-    assert "by its shape" in tagged["warning"] and "as an unknown word" in reviewed["warning"]
+    # the shipped tagger reads unknown words by their spelling and shape, the sentiment model does not
+    assert "by its spelling, letter by letter, and its shape" in tagged["warning"]
+    assert "as an unknown word" in reviewed["warning"]
 
 
 def test_the_warning_says_how_the_model_reads_unknown_words():
