@@ -173,8 +173,8 @@ def test_character_features_tag_words_never_seen_by_their_spelling():
             Example([["gladly"], ["hopped"]], ["tags"], ["RB", "VBD"]),
         ]
         new = make_batch(unseen, vocab, 50, word_facts=True, tagging=True)
-        tags = model.eval()(new).logits[..., 1:].argmax(-1) + 1
-        accuracy[chars] = (tags == new.answer).float().mean().item()
+        predicted = model.eval()(new).logits[..., 1:].argmax(-1) + 1
+        accuracy[chars] = (predicted == new.answer).float().mean().item()
     assert accuracy == {True: 1.0, False: 0.5}  # without spelling, both sentences are <unk> <unk>
 
 
