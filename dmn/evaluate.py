@@ -63,12 +63,12 @@ def _tally(
     model: torch.nn.Module,
     vocab: Vocab,
     examples: Sequence[Example],
-    group: Callable[[Example, list[str]], str | list[str]],
+    group: Callable[[Example, list[list[str]]], str | list[str]],
     device: torch.device | str,
     batch_size: int,
 ) -> dict[str, tuple[int, int]]:
     """(right, total) per group: exact match of the whole answer, or for a tagger one count per
-    word. group(example, words read) names the example's group, or for a tagger each word's."""
+    word. group(example, facts read) names the example's group, or for a tagger each fact's (word's)."""
     was_training = model.training
     model.eval()
     tagging = model.config.answer_mode == "tags"
@@ -79,13 +79,12 @@ def _tally(
         if tagging:
             right = (best_tags(logits)[1] == batch.answer.to(logits.device)).cpu()
             for ex, row in zip(batch.examples, right.tolist(), strict=True):
-                words = [fact[0] for fact in ex.context[-max_facts:]]
-                for name, ok in zip(group(ex, words), row, strict=False):  # row is padded beyond the words
+                for name, ok in zip(group(ex, ex.context[-max_facts:]), row, strict=False):  # row is padded
                     counts[name][0] += ok
                     counts[name][1] += 1
         else:
             for ex, answer in zip(batch.examples, decode(logits, vocab.answers), strict=True):
-                name = group(ex, [w for fact in ex.context[-max_facts:] for w in fact] + ex.question)
+                name = group(ex, ex.context[-max_facts:])
                 counts[name][0] += answer == ex.answer
                 counts[name][1] += 1
     model.train(was_training)
@@ -103,7 +102,7 @@ def accuracy_by_task(
     answer, or for a tagger the share of words tagged right."""
     tagging = model.config.answer_mode == "tags"
     counts = _tally(
-        model, vocab, examples, lambda ex, words: [ex.task] * len(words) if tagging else ex.task, device, batch_size
+        model, vocab, examples, lambda ex, facts: [ex.task] * len(facts) if tagging else ex.task, device, batch_size
     )
     tasks = dict.fromkeys(ex.task for ex in examples)
     return {task: counts[task][0] / counts[task][1] for task in tasks}
@@ -121,13 +120,14 @@ def accuracy_by_word_kind(
     if model.config.answer_mode == "tags":
         groups = ("known words", "unknown words")
         counts = _tally(
-            model, vocab, examples, lambda ex, words: [groups[not vocab.knows(w)] for w in words], device, batch_size
+            model, vocab, examples, lambda ex, facts: [groups[not vocab.knows(f[0])] for f in facts], device, batch_size
         )
     else:
         groups = ("all words known", "with an unknown word")
-        counts = _tally(
-            model, vocab, examples, lambda ex, words: groups[bool(vocab.unknown(words))], device, batch_size
-        )
+        def group(ex: Example, facts: list[list[str]]) -> str:
+            return groups[bool(vocab.unknown([w for fact in facts for w in fact] + ex.question))]
+
+        counts = _tally(model, vocab, examples, group, device, batch_size)
     return {name: (counts[name][1], counts[name][0] / counts[name][1]) for name in groups if name in counts}
 
 

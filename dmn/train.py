@@ -282,6 +282,8 @@ class TrainingRun:
         examples: Sequence[Example] | None = None,
         command: str = "",
     ) -> None:
+        if spec.freeze_embeddings and not spec.embeddings:
+            raise ValueError("freezing the word vectors needs pretrained ones (--embeddings)")
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
         family = spec.task.partition(":")[0]
@@ -326,8 +328,6 @@ class TrainingRun:
             self.embedding_coverage = found.sum().item() / max(1, len(self.vocab.words) - 3)
             if spec.freeze_embeddings:  # one vector space for every word, whether training saw it or not
                 freeze_rows(self.model.embedding.weight, found)
-        elif spec.freeze_embeddings:
-            raise ValueError("freezing the word vectors needs pretrained ones (--embeddings)")
         variant = self.model.config.variant
         where = f" ({spec.size})" if family == "babi" else ""
         self.config = {
