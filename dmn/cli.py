@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --embeddings: words that have a pretrained vector keep it unchanged during training",
     )
     p.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights (trained on the same data and validation split, with the "
+        "same model settings), e.g. to train longer",
+    )
+    p.add_argument(
         "--char-features",
         action="store_true",
         help="also read each word's spelling with a character CNN (needs the DMN+ input module)",
@@ -179,6 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         embedding_vocab=args.embedding_vocab,
         char_features=args.char_features,
         freeze_embeddings=args.freeze_embeddings,
+        init_from=args.init_from,
         description=args.description,
         train=TrainConfig(
             epochs=args.epochs,

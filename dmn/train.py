@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import torch
 from tqdm import tqdm
 
-from dmn.checkpoint import save_checkpoint
+from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, batches, load_task
 from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
@@ -262,6 +262,7 @@ class RunSpec:
     embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
     char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
     freeze_embeddings: bool = False  # words given pretrained vectors keep them (the others still train)
+    init_from: str | None = None  # start from this checkpoint's weights (same data, split and model)
     description: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -328,6 +329,8 @@ class TrainingRun:
             self.embedding_coverage = found.sum().item() / max(1, len(self.vocab.words) - 3)
             if spec.freeze_embeddings:  # one vector space for every word, whether training saw it or not
                 freeze_rows(self.model.embedding.weight, found)
+        if spec.init_from:
+            self._start_from(spec.init_from)
         variant = self.model.config.variant
         where = f" ({spec.size})" if family == "babi" else ""
         self.config = {
@@ -339,8 +342,34 @@ class TrainingRun:
             "embeddings": spec.embeddings,
             "train": spec.train.to_dict(),
             "command": command,
+            **({"init_from": spec.init_from} if spec.init_from else {}),
         }
         self.trainer = Trainer(self.model, self.vocab, self.train_examples, self.val_examples, spec.train, self.device)
+
+    def _start_from(self, path: str) -> None:
+        """Load a checkpoint's weights into the new model, e.g. to train longer at a new learning
+        rate. It must have been trained on the same data with the same validation split (else the
+        new run would validate on questions it trained on), vocabulary and model settings."""
+        start = load_checkpoint(path)
+        data = start.metrics.get("data", {})
+        expected = {
+            "task": (start.config.get("task"), self.spec.task),
+            "size": (start.config.get("size"), self.spec.size),
+            "seed": (start.config.get("train", {}).get("seed"), self.spec.train.seed),
+            "validation fraction": (start.config.get("train", {}).get("val_fraction"), self.spec.train.val_fraction),
+            "training questions": (data.get("train_examples"), len(self.train_examples)),
+            "validation questions": (data.get("validation_examples"), len(self.val_examples)),
+        }
+        differ = [f"{name} {theirs} (this run: {ours})" for name, (theirs, ours) in expected.items() if theirs != ours]
+        if differ:
+            raise ValueError(f"{path} was trained on other data or another validation split: {'; '.join(differ)}")
+        if start.vocab.to_json() != self.vocab.to_json():
+            raise ValueError(f"{path} has another vocabulary than this run")
+        if start.model.config != self.model.config:
+            ours, theirs = self.model.config.to_dict(), start.model.config.to_dict()
+            differ = [f"{k} {theirs[k]} (this run: {ours[k]})" for k in ours if ours[k] != theirs[k]]
+            raise ValueError(f"{path} has other model settings: {'; '.join(differ)}")
+        self.model.load_state_dict(start.model.state_dict())
 
     BY_USER = "by the user"  # metrics["stopped"] of a run stopped without a reason
 

@@ -1,10 +1,12 @@
 import dataclasses
+import json
 
+import pytest
 import torch
 
 from dmn.data import Example, Vocab
 from dmn.model import DMN, VARIANTS, DMNConfig
-from dmn.train import TrainConfig, Trainer, balance_tasks, split_validation
+from dmn.train import RunSpec, TrainConfig, Trainer, TrainingRun, balance_tasks, split_validation
 
 
 def toy_examples(n: int) -> list[Example]:
@@ -131,3 +133,29 @@ def test_on_step_counts_the_batches_of_every_epoch():
 
     result = stopping.fit(on_step=on_step)
     assert seen == [1, 2] and result.cancelled and result.stop_reason == "enough"
+
+
+def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_shape(tmp_path):
+    examples = toy_examples(40)
+
+    def spec(**changes) -> RunSpec:
+        return RunSpec(task="toy:0", variant="dmn+", hidden=12, **changes, train=TrainConfig(epochs=2, batch_size=8))
+
+    first = TrainingRun(spec(), examples=examples)
+    first.fit(tmp_path / "first")
+    trained = {k: v.clone() for k, v in first.model.state_dict().items()}
+
+    again = TrainingRun(spec(init_from=str(tmp_path / "first")), examples=examples)
+    assert again.model.state_dict().keys() == trained.keys()
+    assert all(torch.equal(v, trained[k]) for k, v in again.model.state_dict().items())
+    again.fit(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["init_from"] == str(tmp_path / "first")
+
+    other_split = dataclasses.replace(spec(init_from=str(tmp_path / "first")), train=TrainConfig(seed=1))
+    with pytest.raises(ValueError, match="another validation split: seed 0 \\(this run: 1\\)"):
+        TrainingRun(other_split, examples=examples)
+    with pytest.raises(ValueError, match="other model settings: hidden 12 \\(this run: 16\\)"):
+        TrainingRun(dataclasses.replace(spec(init_from=str(tmp_path / "first")), hidden=16), examples=examples)
+    renamed = [dataclasses.replace(ex, question=["where", "is", "bill"]) for ex in examples]  # same split, new word
+    with pytest.raises(ValueError, match="another vocabulary"):
+        TrainingRun(spec(init_from=str(tmp_path / "first")), examples=renamed)
