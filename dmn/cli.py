@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --embeddings: words that have a pretrained vector keep it unchanged during training",
     )
     p.add_argument(
+        "--tie-break-loss",
+        action="store_true",
+        help="an epoch with the best validation accuracy so far but a lower validation loss also counts as better, "
+        "and 100%% validation accuracy does not end training (for small validation sets)",
+    )
+    p.add_argument(
         "--init-from",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (trained on the same data and validation split, with the "
@@ -198,6 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             rare_word_dropout=args.rare_word_dropout,
             balance_tasks=args.balance_tasks,
             lr_decay=args.lr_decay,
+            tie_break_loss=args.tie_break_loss,
             seed=args.seed,
         ),
     )

@@ -34,6 +34,7 @@ class TrainConfig:
     rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
     balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
     lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
+    tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
     seed: int = 0
     val_fraction: float = 0.1
 
@@ -55,6 +56,7 @@ class EpochReport:
     seconds: float
     examples_per_second: float
     improved: bool
+    val_loss: float | None = None  # computed with TrainConfig.tie_break_loss
 
 
 @dataclass
@@ -114,7 +116,10 @@ class Trainer:
     is called whenever the validation accuracy improves, e.g. to write a checkpoint.
     `on_step(done, total)` is called after every training batch with the batches done in this
     epoch and the epoch's batch count (for a progress bar within an epoch).
-    `config.patience` None: no early stopping, every epoch is run.
+    `config.patience` None: no early stopping, every epoch is run. With `config.tie_break_loss`
+    an epoch also counts as better when it equals the best validation accuracy at a lower
+    validation loss (the DMN+ authors' choice), and reaching 100% does not end training: on a
+    small validation set many epochs reach it, and later ones can still generalise better.
     """
 
     STOPPED = "stopped"  # the reason when none is given
@@ -166,6 +171,7 @@ class Trainer:
         layout = self.model.config.layout
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
+        best_val_loss = math.inf
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
@@ -200,9 +206,13 @@ class Trainer:
                 break
             val_by_task = accuracy_by_task(self.model, self.vocab, self.val_examples, device=self.device)
             val_accuracy = sum(val_by_task.values()) / len(val_by_task)
-            improved = val_accuracy > result.best_val_accuracy
+            val_loss = self.validation_loss() if cfg.tie_break_loss else None
+            improved = val_accuracy > result.best_val_accuracy or (
+                val_loss is not None and val_accuracy == result.best_val_accuracy and val_loss < best_val_loss
+            )
             if improved:
                 result.best_epoch, result.best_val_accuracy = epoch, val_accuracy
+                best_val_loss = val_loss if val_loss is not None else best_val_loss
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 if on_best is not None:
                     on_best(self.model)
@@ -221,22 +231,36 @@ class Trainer:
                 seconds=seconds,
                 examples_per_second=seen / seconds,
                 improved=improved,
+                val_loss=val_loss,
             )
             result.history.append(report)
             if progress:
+                shown_loss = "" if val_loss is None else f" (loss {val_loss:.4f})"
                 tqdm.write(
-                    f"epoch {epoch}: loss {report.train_loss:.4f}  val {val_accuracy:.2%}"
+                    f"epoch {epoch}: loss {report.train_loss:.4f}  val {val_accuracy:.2%}{shown_loss}"
                     f"  best {result.best_val_accuracy:.2%} (epoch {result.best_epoch})  {seconds:.0f}s"
                 )
             if (on_epoch is not None and on_epoch(report)) or self._stop.is_set():
                 result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
-            if cfg.patience is not None and (val_accuracy >= 1.0 or epoch - result.best_epoch >= cfg.patience):
+            perfect = val_accuracy >= 1.0 and not cfg.tie_break_loss
+            if cfg.patience is not None and (perfect or epoch - result.best_epoch >= cfg.patience):
                 result.stopped_early = epoch < cfg.epochs
                 break
         self.model.load_state_dict(best_state)
         result.seconds = time.perf_counter() - start
         return result
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        """The training objective (answers, plus gates when supervised) on the validation examples."""
+        self.model.eval()
+        total = 0.0
+        for batch in batches(self.val_examples, self.vocab, self.config.batch_size, **self.model.config.layout):
+            batch = batch.to(self.device)
+            loss = self.model.loss(self.model(batch), batch, self.config.gate_supervision)
+            total += loss.item() * len(batch.examples)
+        return total / len(self.val_examples)
 
 
 # --------------------------------------------------------------------------------------------

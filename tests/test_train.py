@@ -23,12 +23,12 @@ def toy_examples(n: int) -> list[Example]:
     ]
 
 
-def make_trainer(epochs: int = 3) -> Trainer:
+def make_trainer(epochs: int = 3, **settings) -> Trainer:
     examples = toy_examples(40)
     train, val = split_validation(examples, 0.1, seed=0)
     vocab = Vocab.build(examples)
     model = DMN(DMNConfig(len(vocab.words), len(vocab.answers), hidden=12, max_answer_len=2, **VARIANTS["dmn+"]))
-    return Trainer(model, vocab, train, val, TrainConfig(epochs=epochs, batch_size=8, patience=100))
+    return Trainer(model, vocab, train, val, TrainConfig(epochs=epochs, batch_size=8, **{"patience": 100, **settings}))
 
 
 def test_split_validation_holds_out_a_share_of_every_task():
@@ -113,6 +113,22 @@ def test_patience_none_runs_every_epoch_where_patience_would_stop():
     result = trainer.fit()
     assert [r.epoch for r in result.history] == list(range(1, 9))
     assert not result.stopped_early and not result.cancelled
+
+
+def test_tie_break_loss_goes_on_past_100_percent_and_keeps_the_lowest_loss_among_the_best():
+    plain = make_trainer(epochs=20, lr=0.02).fit()
+    assert plain.best_val_accuracy == 1.0 and plain.stopped_early  # the toy task reaches 100%, which ends it
+
+    trainer = make_trainer(epochs=20, lr=0.02, tie_break_loss=True)
+    result = trainer.fit()
+    assert len(result.history) == 20 and not result.stopped_early
+    losses = [r.val_loss for r in result.history]
+    assert all(loss > 0 for loss in losses)
+    best = [r for r in result.history if r.val_accuracy == 1.0]
+    assert len(best) > 1  # several epochs tie on accuracy; the loss chooses between them
+    chosen = min(best, key=lambda r: r.val_loss)
+    assert result.best_epoch == chosen.epoch
+    assert trainer.validation_loss() == pytest.approx(chosen.val_loss)  # the chosen epoch's weights are back
 
 
 def test_on_step_counts_the_batches_of_every_epoch():
