@@ -25,6 +25,14 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)")
 
 
+def _task_repeat(text: str) -> tuple[str, int]:
+    """'babi:19=4' -> ('babi:19', 4)."""
+    task, _, times = text.rpartition("=")
+    if not task or not times.isdigit() or int(times) < 1:
+        raise argparse.ArgumentTypeError(f"expected TASK=N with N >= 1 (e.g. babi:19=4), not {text!r}")
+    return task, int(times)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmn", description="Dynamic Memory Networks")
     parser.add_argument("--version", action="version", version=f"dmn {__version__}")
@@ -94,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--freeze-embeddings",
         action="store_true",
         help="with --embeddings: words that have a pretrained vector keep it unchanged during training",
+    )
+    p.add_argument(
+        "--repeat-task",
+        type=_task_repeat,
+        action="append",
+        default=[],
+        metavar="TASK=N",
+        help="take this task's training questions N times per epoch (e.g. babi:19=4, for a task that learns "
+        "slowly); may be given several times",
     )
     p.add_argument(
         "--tie-break-loss",
@@ -203,6 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             gate_supervision=args.gate_supervision,
             rare_word_dropout=args.rare_word_dropout,
             balance_tasks=args.balance_tasks,
+            task_repeats=dict(args.repeat_task),
             lr_decay=args.lr_decay,
             tie_break_loss=args.tie_break_loss,
             seed=args.seed,

@@ -33,6 +33,7 @@ class TrainConfig:
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
     rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
     balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
+    task_repeats: dict[str, int] = field(default_factory=dict)  # task -> times its examples come in an epoch
     lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
     tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
     seed: int = 0
@@ -94,6 +95,16 @@ def balance_tasks(examples: Sequence[Example]) -> list[Example]:
     return [ex for task in by_task.values() for ex in task * max(1, round(largest / len(task)))]
 
 
+def repeat_tasks(examples: Sequence[Example], repeats: dict[str, int]) -> list[Example]:
+    """The examples with each task named in `repeats` taken that many times (the others once), e.g.
+    to give tasks that learn slowly more steps."""
+    by_task = _by_task(examples)
+    unknown = sorted(set(repeats) - set(by_task))
+    if unknown:
+        raise ValueError(f"cannot repeat {', '.join(unknown)}: the training data has {', '.join(by_task)}")
+    return [ex for task, task_examples in by_task.items() for ex in task_examples * repeats.get(task, 1)]
+
+
 def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Hold out `fraction` of each task's training examples (a seeded random choice)."""
     rng = random.Random(seed)
@@ -138,6 +149,8 @@ class Trainer:
         self.model = model.to(device)
         self.vocab = vocab
         self.train_examples = balance_tasks(train) if config.balance_tasks else list(train)
+        if config.task_repeats:
+            self.train_examples = repeat_tasks(self.train_examples, config.task_repeats)
         self.val_examples = list(val)
         self.config = config
         self.device = torch.device(device)

@@ -141,6 +141,27 @@ def test_patience_0_turns_early_stopping_off(tmp_path, capsys, monkeypatch):
     assert "0 turns early stopping off" in " ".join(capsys.readouterr().out.split())
 
 
+def test_repeat_task_and_tie_break_reach_the_training_settings(tmp_path, capsys, monkeypatch):
+    import dmn.cli
+
+    specs = []
+
+    def capture(spec, *args, **kwargs):  # stands in for TrainingRun: records what the CLI asked for
+        specs.append(spec)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(dmn.cli, "TrainingRun", capture)
+    args = ["train", "--task", "babi:all", "--repeat-task", "babi:17=4", "--repeat-task", "babi:19=2",
+            "--tie-break-loss", "--init-from", "runs/start", "--out", str(tmp_path / "x")]  # fmt: skip
+    assert main(args) == 2
+    assert specs[0].train.task_repeats == {"babi:17": 4, "babi:19": 2} and specs[0].train.tie_break_loss
+    assert specs[0].init_from == "runs/start"
+    for bad in ("babi:17", "babi:17=0", "=3"):
+        with pytest.raises(SystemExit):
+            main(["train", "--task", "babi:all", "--repeat-task", bad, "--out", str(tmp_path / "x")])
+        assert "expected TASK=N with N >= 1" in capsys.readouterr().err
+
+
 def test_ctrl_c_stops_training_and_still_writes_the_tested_best_model(data_dir, tmp_path):
     import os
     import signal

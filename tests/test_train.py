@@ -6,7 +6,7 @@ import torch
 
 from dmn.data import Example, Vocab
 from dmn.model import DMN, VARIANTS, DMNConfig
-from dmn.train import RunSpec, TrainConfig, Trainer, TrainingRun, balance_tasks, split_validation
+from dmn.train import RunSpec, TrainConfig, Trainer, TrainingRun, balance_tasks, repeat_tasks, split_validation
 
 
 def toy_examples(n: int) -> list[Example]:
@@ -51,6 +51,20 @@ def test_balance_tasks_repeats_the_smaller_tasks():
         trainer.model, trainer.vocab, examples + small, trainer.val_examples, TrainConfig(balance_tasks=True)
     )
     assert len(trainer_balanced.train_examples) == 90
+
+
+def test_repeat_tasks_takes_the_named_tasks_n_times_after_balancing():
+    examples = toy_examples(60)  # toy:0 and toy:1, 30 each
+    repeated = repeat_tasks(examples, {"toy:1": 3})
+    assert {task: sum(ex.task == task for ex in repeated) for task in ("toy:0", "toy:1")} == {"toy:0": 30, "toy:1": 90}
+    with pytest.raises(ValueError, match="cannot repeat toy:9: the training data has toy:0, toy:1"):
+        repeat_tasks(examples, {"toy:9": 2})
+
+    small = [dataclasses.replace(ex, task="toy:small") for ex in toy_examples(3)]
+    trainer = make_trainer()
+    both = TrainConfig(balance_tasks=True, task_repeats={"toy:small": 2})
+    trained_on = Trainer(trainer.model, trainer.vocab, examples + small, trainer.val_examples, both).train_examples
+    assert sum(ex.task == "toy:small" for ex in trained_on) == 60 and len(trained_on) == 120  # 3 x 10 x 2
 
 
 def test_lr_decay_shrinks_the_learning_rate_after_every_epoch_without_progress():
