@@ -388,7 +388,9 @@ class TrainingRun:
         rate. It must have been trained on the same data with the same validation split (else the
         new run would validate on questions it trained on), vocabulary and model settings."""
         start = load_checkpoint(path)
-        data = start.metrics.get("data", {})
+        data = start.metrics.get("data")
+        if not data:
+            raise ValueError(f"{path} does not record the data it was trained on (a run that has not finished?)")
         expected = {
             "task": (start.config.get("task"), self.spec.task),
             "size": (start.config.get("size"), self.spec.size),
