@@ -15,7 +15,14 @@ from dmn import __version__
 from dmn.checkpoint import CheckpointError, load_checkpoint
 from dmn.data import DataFormatError, DataNotFoundError, load_task, resolve_data_dir
 from dmn.device import pick_device
-from dmn.evaluate import accuracy_by_word_kind, accuracy_on_test_set, format_table, summary
+from dmn.evaluate import (
+    accuracy_by_word_kind,
+    accuracy_on_test_set,
+    format_gate_table,
+    format_table,
+    gate_accuracy,
+    summary,
+)
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
 from dmn.train import RunSpec, TrainConfig, TrainingRun
@@ -164,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the accuracy on words in and outside the vocabulary (taggers), or on questions with and "
         "without an unknown word",
     )
+    p.add_argument(
+        "--gates",
+        action="store_true",
+        help="also how often each pass attends most to its supporting fact (bAbI), per task",
+    )
     p.add_argument("--device", default="auto")
     _add_data_dir(p)
 
@@ -264,13 +276,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device)
     task = args.task or ckpt.config.get("task", "babi:all")
-    accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device)
+    size = ckpt.config.get("size", "1k")
+    accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)
     print(format_table(accuracy))
+    examples = load_task(task, "test", size, args.data_dir) if args.unknown_words or args.gates else []
     if args.unknown_words:
-        examples = load_task(task, "test", ckpt.config.get("size", "1k"), args.data_dir)
         print("\nby whether the model's vocabulary has the words:")
         for name, (count, acc) in accuracy_by_word_kind(ckpt.model, ckpt.vocab, examples, device).items():
             print(f"  {name:<22} {acc * 100:6.1f}%  ({count:,})")
+    if args.gates:
+        print("\n" + format_gate_table(gate_accuracy(ckpt.model, ckpt.vocab, examples, device)))
     if args.json:
         Path(args.json).write_text(json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n")
     return 0

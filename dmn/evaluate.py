@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from dmn.data import EOS, Example, Vocab, batches, load_task
+from dmn.data import BABI_TASK_NAMES, EOS, Example, Vocab, batches, load_task
 
 # Kumar et al. (2016), Table 1: bAbI 1k, one gate-supervised model per task, test accuracy %.
 PAPER_DMN_BABI = {
@@ -131,6 +131,35 @@ def accuracy_by_word_kind(
     return {name: (counts[name][1], counts[name][0] / counts[name][1]) for name in groups if name in counts}
 
 
+@torch.no_grad()
+def gate_accuracy(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    examples: Sequence[Example],
+    device: torch.device | str = "cpu",
+    batch_size: int = 500,
+) -> dict[str, list[float | None]]:
+    """Per task, for every pass i: the share of questions whose most attended fact on pass i is
+    their i-th supporting fact, among the questions that have one (None: none has). This is what
+    gate supervision trains; it tells a wrong answer from a wrong attention."""
+    was_training = model.training
+    model.eval()
+    counts: dict[str, list[list[int]]] = {}
+    for batch in batches(examples, vocab, batch_size, **model.config.layout):
+        gates = model(batch.to(device)).gates.cpu()  # [B, P, F]
+        passes = min(gates.size(1), batch.supporting.size(1))
+        wanted = batch.supporting[:, :passes]  # [B, P'], -1: no supporting fact for that pass
+        hits = gates[:, :passes].argmax(-1) == wanted
+        for ex, row_hits, row_wanted in zip(batch.examples, hits.tolist(), wanted.tolist(), strict=True):
+            task = counts.setdefault(ex.task, [[0, 0] for _ in range(gates.size(1))])
+            for i, (hit, fact) in enumerate(zip(row_hits, row_wanted, strict=True)):
+                if fact >= 0:
+                    task[i][0] += hit
+                    task[i][1] += 1
+    model.train(was_training)
+    return {task: [right / total if total else None for right, total in per_pass] for task, per_pass in counts.items()}
+
+
 def accuracy_on_test_set(
     model: torch.nn.Module,
     vocab: Vocab,
@@ -152,17 +181,34 @@ def summary(accuracy: dict[str, float]) -> dict[str, float | int]:
     }
 
 
+def task_label(task: str) -> str:
+    """'babi:3' -> '3 three supporting facts'; other tasks keep their name."""
+    family, _, number = task.partition(":")
+    return f"{number} {BABI_TASK_NAMES[int(number)]}" if family == "babi" and number.isdigit() else task
+
+
+def format_gate_table(by_task: dict[str, list[float | None]]) -> str:
+    """gate_accuracy's result as a table: one row per task, one column per pass ('-': no supporting fact)."""
+    rows = {task: per_pass for task, per_pass in by_task.items() if any(share is not None for share in per_pass)}
+    if not rows:
+        return "these questions have no supporting facts: no gate accuracy"
+    passes = max(len(per_pass) for per_pass in rows.values())
+    lines = ["questions whose most attended fact on pass i is their i-th supporting fact (%):"]
+    lines.append(f"{'task':<32}" + "".join(f"{'pass ' + str(i + 1):>8}" for i in range(passes)))
+    for task, per_pass in rows.items():
+        cells = "".join(f"{'-' if share is None else f'{share * 100:.1f}':>8}" for share in per_pass)
+        lines.append(f"{task_label(task):<32}{cells}")
+    return "\n".join(lines)
+
+
 def format_table(accuracy: dict[str, float]) -> str:
     """Per-task table with the paper's DMN column beside ours, the mean and (bAbI) the tasks passed."""
-    from dmn.data import BABI_TASK_NAMES
-
     lines = [f"{'task':<32} {'ours %':>7} {'paper DMN %':>12}", "-" * 53]
     paper_scores = []
     for task, acc in accuracy.items():
         family, _, number = task.partition(":")
-        name, paper = task, PAPER_DMN_SENTENCES.get(task)
+        name, paper = task_label(task), PAPER_DMN_SENTENCES.get(task)
         if family == "babi" and number.isdigit():
-            name = f"{number} {BABI_TASK_NAMES[int(number)]}"
             paper = PAPER_DMN_BABI[int(number)]
         if paper is not None:
             paper_scores.append(paper)

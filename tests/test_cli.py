@@ -65,8 +65,10 @@ def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
         "--json",
         str(tmp_path / "eval.json"),
         "--unknown-words",
+        "--gates",
     )
     assert result.returncode == 0, result.stderr
+    assert re.search(r"1 single supporting fact +[\d.]+ +- +-\n", result.stdout)  # one supporting fact: pass 1 only
     metrics = json.loads((out / "metrics.json").read_text())
     printed = json.loads((tmp_path / "eval.json").read_text())
     assert printed["test_accuracy"] == metrics["test_accuracy"]

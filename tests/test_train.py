@@ -189,3 +189,19 @@ def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_
     renamed = [dataclasses.replace(ex, question=["where", "is", "bill"]) for ex in examples]  # same split, new word
     with pytest.raises(ValueError, match="another vocabulary"):
         TrainingRun(spec(init_from=str(tmp_path / "first")), examples=renamed)
+
+
+def test_gate_accuracy_counts_the_passes_that_have_a_supporting_fact():
+    from dmn.evaluate import format_gate_table, gate_accuracy
+
+    trainer = make_trainer(epochs=20, lr=0.02, gate_supervision=1.0)
+    trainer.fit()
+    trained = gate_accuracy(trainer.model, trainer.vocab, trainer.val_examples)
+    assert set(trained) == {"toy:0", "toy:1"}
+    assert all(per_pass == [1.0, None, None] for per_pass in trained.values())  # fact 0 (Mary) supports the answer
+    other_fact = [dataclasses.replace(ex, supporting=[1]) for ex in trainer.val_examples]  # John's fact: never chosen
+    missed = gate_accuracy(trainer.model, trainer.vocab, other_fact)
+    assert all(per_pass == [0.0, None, None] for per_pass in missed.values())
+    table = format_gate_table(trained)
+    assert "toy:0" in table and "100.0       -       -" in table
+    assert "no gate accuracy" in format_gate_table({"sst:binary": [None, None]})
