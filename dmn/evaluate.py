@@ -157,7 +157,8 @@ def gate_accuracy(
                     task[i][0] += hit
                     task[i][1] += 1
     model.train(was_training)
-    return {task: [right / total if total else None for right, total in per_pass] for task, per_pass in counts.items()}
+    tasks = dict.fromkeys(ex.task for ex in examples)  # in the order they first appear, as accuracy_by_task
+    return {task: [right / total if total else None for right, total in counts[task]] for task in tasks}
 
 
 def accuracy_on_test_set(
