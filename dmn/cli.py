@@ -16,6 +16,7 @@ from dmn.checkpoint import CheckpointError, load_checkpoint
 from dmn.data import DataFormatError, DataNotFoundError, load_task, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
+    accuracy_by_task,
     accuracy_by_word_kind,
     accuracy_on_test_set,
     format_gate_table,
@@ -25,7 +26,7 @@ from dmn.evaluate import (
 )
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
-from dmn.train import RunSpec, TrainConfig, TrainingRun
+from dmn.train import RunSpec, TrainConfig, TrainingRun, validation_set
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -166,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="default: the tasks the checkpoint was trained on")
     p.add_argument("--json", help="also write the accuracies to this JSON file")
     p.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="test (default), or the validation questions the checkpoint was chosen on (bAbI: the share of "
+        "train its run held out; SST and POS: the dev set)",
+    )
+    p.add_argument(
         "--unknown-words",
         action="store_true",
         help="also the accuracy on words in and outside the vocabulary (taggers), or on questions with and "
@@ -277,9 +285,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint, device)
     task = args.task or ckpt.config.get("task", "babi:all")
     size = ckpt.config.get("size", "1k")
-    accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)
+    if args.split == "validation":
+        if args.task:
+            raise ValueError("--split validation evaluates the tasks the checkpoint was chosen on: leave out --task")
+        examples = validation_set(ckpt.config, ckpt.metrics, args.data_dir)
+        accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
+        print(f"validation split: {len(examples):,} questions (the paper's column is its test accuracy)")
+    else:
+        accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)
+        examples = load_task(task, "test", size, args.data_dir) if args.unknown_words or args.gates else []
     print(format_table(accuracy))
-    examples = load_task(task, "test", size, args.data_dir) if args.unknown_words or args.gates else []
     if args.unknown_words:
         print("\nby whether the model's vocabulary has the words:")
         for name, (count, acc) in accuracy_by_word_kind(ckpt.model, ckpt.vocab, examples, device).items():

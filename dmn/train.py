@@ -119,6 +119,25 @@ def split_validation(examples: Sequence[Example], fraction: float, seed: int) ->
     return train, val
 
 
+def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | None = None) -> list[Example]:
+    """The validation examples a checkpoint was chosen on (from its config.json and metrics.json):
+    for bAbI the share of train its run held out (its seed), for SST and POS the official dev set."""
+    task = config.get("task", "")
+    if task.partition(":")[0] in ("sst", "pos"):
+        examples = load_task(task, "dev", data_dir=data_dir)
+    else:
+        train = config.get("train", {})
+        examples = load_task(task, "train", config.get("size", "1k"), data_dir)
+        examples = split_validation(examples, train.get("val_fraction", 0.1), train.get("seed", 0))[1]
+    expected = metrics.get("data", {}).get("validation_examples")
+    if expected != len(examples):
+        raise ValueError(
+            f"this checkpoint was validated on {expected} questions, the rebuilt split has {len(examples)}: "
+            "it was trained on a subset (--limit) or on your own file, and its validation split cannot be rebuilt"
+        )
+    return examples
+
+
 class Trainer:
     """Trains a DMN, keeping the weights of the epoch with the best validation accuracy.
 

@@ -78,6 +78,12 @@ def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
     assert known and known.group(1) == "1,000" and "with an unknown word" not in result.stdout
 
 
+def test_eval_on_the_validation_split_of_a_subset_says_why_it_cannot(trained, data_dir):
+    out, _ = trained  # trained with --limit 60
+    result = run_cli("eval", "--checkpoint", str(out), "--split", "validation", "--data-dir", str(data_dir))
+    assert result.returncode == 2 and "trained on a subset (--limit)" in result.stderr
+
+
 def test_ask_prints_answer_and_gates(trained, tmp_path):
     out, _ = trained
     story = tmp_path / "story.txt"

@@ -3,8 +3,9 @@
 import pytest
 
 from dmn.checkpoint import find_checkpoints, load_checkpoint
-from dmn.evaluate import accuracy_on_test_set
+from dmn.evaluate import accuracy_by_task, accuracy_on_test_set
 from dmn.predict import Predictor
+from dmn.train import validation_set
 from tests.conftest import REPO
 
 SHIPPED = find_checkpoints(REPO / "checkpoints")
@@ -26,6 +27,14 @@ def test_metrics_match_a_fresh_evaluation(info, data_dir):
     measured = accuracy_on_test_set(ckpt.model, ckpt.vocab, ckpt.config["task"], ckpt.config["size"], data_dir, "cpu")
     assert measured == pytest.approx(recorded, abs=1e-9)
     assert ckpt.metrics["command"].startswith("python -m dmn train")
+
+
+@pytest.mark.parametrize("name", ["sst-binary", "sst-fine"])
+def test_the_recorded_validation_accuracy_is_that_of_the_rebuilt_validation_set(name, data_dir):
+    ckpt = load_checkpoint(REPO / "checkpoints" / name)
+    examples = validation_set(ckpt.config, ckpt.metrics, data_dir)
+    accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples)
+    assert sum(accuracy.values()) / len(accuracy) == pytest.approx(ckpt.metrics["validation_accuracy"], abs=1e-9)
 
 
 def test_the_joint_model_answers_a_simple_story():

@@ -205,3 +205,14 @@ def test_gate_accuracy_counts_the_passes_that_have_a_supporting_fact():
     table = format_gate_table(trained)
     assert "toy:0" in table and "100.0       -       -" in table
     assert "no gate accuracy" in format_gate_table({"sst:binary": [None, None]})
+
+
+def test_validation_set_rebuilds_the_held_out_split_and_refuses_a_subset(data_dir):
+    from dmn.data import load_task
+    from dmn.train import validation_set
+
+    config = {"task": "babi:1", "size": "1k", "train": {"seed": 3, "val_fraction": 0.1}}
+    rebuilt = validation_set(config, {"data": {"validation_examples": 100}}, data_dir)
+    assert rebuilt == split_validation(load_task("babi:1", "train", "1k", data_dir), 0.1, seed=3)[1]
+    with pytest.raises(ValueError, match="validated on 6 questions, the rebuilt split has 100"):
+        validation_set(config, {"data": {"validation_examples": 6}}, data_dir)
