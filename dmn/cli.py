@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("eval", help="test accuracy of a checkpoint, per task")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--task", help="default: the tasks the checkpoint was trained on")
-    p.add_argument("--json", help="also write the accuracies to this JSON file")
+    p.add_argument("--json", help="also write the accuracies to this JSON file (test_accuracy or validation_accuracy)")
     p.add_argument(
         "--split",
         choices=["test", "validation"],
@@ -302,7 +302,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.gates:
         print("\n" + format_gate_table(gate_accuracy(ckpt.model, ckpt.vocab, examples, device)))
     if args.json:
-        Path(args.json).write_text(json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n")
+        written = {f"{args.split}_accuracy": accuracy, **summary(accuracy)}
+        Path(args.json).write_text(json.dumps(written, indent=2) + "\n")
     return 0
 
 

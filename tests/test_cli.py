@@ -84,6 +84,16 @@ def test_eval_on_the_validation_split_of_a_subset_says_why_it_cannot(trained, da
     assert result.returncode == 2 and "trained on a subset (--limit)" in result.stderr
 
 
+def test_eval_on_the_validation_split_writes_the_recorded_validation_accuracy(data_dir, tmp_path, capsys):
+    shipped = REPO / "checkpoints" / "sst-binary"
+    out = tmp_path / "validation.json"
+    args = ["eval", "--checkpoint", str(shipped), "--split", "validation", "--json", str(out), "--device", "cpu"]
+    assert main([*args, "--data-dir", str(data_dir)]) == 0
+    assert "validation split: 872 questions" in capsys.readouterr().out
+    recorded = json.loads((shipped / "metrics.json").read_text())["validation_accuracy"]
+    assert json.loads(out.read_text())["validation_accuracy"] == {"sst:binary": pytest.approx(recorded, abs=1e-9)}
+
+
 def test_ask_prints_answer_and_gates(trained, tmp_path):
     out, _ = trained
     story = tmp_path / "story.txt"
