@@ -195,6 +195,16 @@ def test_curated_examples_cover_tasks_in_the_shipped_vocabulary():
         assert all(0 <= s < len(lines) for s in e.supporting) and e.watch
 
 
+def test_the_shipped_model_answers_every_curated_example_as_its_note_says():
+    from dmn.predict import Predictor
+
+    predictor = Predictor.load(SHIPPED, device="cpu")
+    for e in EXAMPLES:  # each note tells the class which fact every pass finds: the model must do so
+        prediction = predictor.predict(e.story, e.question)
+        assert prediction.answer == e.answer, e.title
+        assert prediction.top_facts[: len(e.supporting)] == list(e.supporting), e.title
+
+
 def test_heatmap_keeps_repeated_sentences_apart_and_marks_top_facts():
     facts = ["Mary went home.", "Mary went home.", "John went <b>out</b>."]
     gates = [[0.1, 0.8, 0.1], [0.0, 0.0, 1.0]]
