@@ -4,9 +4,19 @@ import json
 import pytest
 import torch
 
-from dmn.data import Example, Vocab
+from dmn.data import Example, Vocab, load_task
+from dmn.evaluate import format_gate_table, gate_accuracy
 from dmn.model import DMN, VARIANTS, DMNConfig
-from dmn.train import RunSpec, TrainConfig, Trainer, TrainingRun, balance_tasks, repeat_tasks, split_validation
+from dmn.train import (
+    RunSpec,
+    TrainConfig,
+    Trainer,
+    TrainingRun,
+    balance_tasks,
+    repeat_tasks,
+    split_validation,
+    validation_set,
+)
 
 
 def toy_examples(n: int) -> list[Example]:
@@ -192,8 +202,6 @@ def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_
 
 
 def test_gate_accuracy_counts_the_passes_that_have_a_supporting_fact():
-    from dmn.evaluate import format_gate_table, gate_accuracy
-
     trainer = make_trainer(epochs=20, lr=0.02, gate_supervision=1.0)
     trainer.fit()
     trained = gate_accuracy(trainer.model, trainer.vocab, trainer.val_examples)
@@ -208,9 +216,6 @@ def test_gate_accuracy_counts_the_passes_that_have_a_supporting_fact():
 
 
 def test_validation_set_rebuilds_the_held_out_split_and_refuses_a_subset(data_dir):
-    from dmn.data import load_task
-    from dmn.train import validation_set
-
     config = {"task": "babi:1", "size": "1k", "train": {"seed": 3, "val_fraction": 0.1}}
     rebuilt = validation_set(config, {"data": {"validation_examples": 100}}, data_dir)
     assert rebuilt == split_validation(load_task("babi:1", "train", "1k", data_dir), 0.1, seed=3)[1]
