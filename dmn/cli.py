@@ -284,7 +284,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device)
     task = args.task or ckpt.config.get("task", "babi:all")
-    size = ckpt.config.get("size", "1k")
     if args.split == "validation":
         if args.task:
             raise ValueError("--split validation evaluates the tasks the checkpoint was chosen on: leave out --task")
@@ -292,6 +291,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
         print(f"validation split: {len(examples):,} questions (the paper's column is its test accuracy)")
     else:
+        size = ckpt.config.get("size", "1k")
         accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)
         examples = load_task(task, "test", size, args.data_dir) if args.unknown_words or args.gates else []
     print(format_table(accuracy))

@@ -119,11 +119,14 @@ def split_validation(examples: Sequence[Example], fraction: float, seed: int) ->
     return train, val
 
 
+SENTENCE_FAMILIES = ("sst", "pos")  # one sentence per example, every word a fact; validated on the official dev set
+
+
 def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | None = None) -> list[Example]:
     """The validation examples a checkpoint was chosen on (from its config.json and metrics.json):
     for bAbI the share of train its run held out (its seed), for SST and POS the official dev set."""
     task = config.get("task", "")
-    if task.partition(":")[0] in ("sst", "pos"):
+    if task.partition(":")[0] in SENTENCE_FAMILIES:
         examples = load_task(task, "dev", data_dir=data_dir)
     else:
         train = config.get("train", {})
@@ -286,12 +289,14 @@ class Trainer:
     @torch.no_grad()
     def validation_loss(self) -> float:
         """The training objective (answers, plus gates when supervised) on the validation examples."""
+        was_training = self.model.training
         self.model.eval()
         total = 0.0
         for batch in batches(self.val_examples, self.vocab, self.config.batch_size, **self.model.config.layout):
             batch = batch.to(self.device)
             loss = self.model.loss(self.model(batch), batch, self.config.gate_supervision)
             total += loss.item() * len(batch.examples)
+        self.model.train(was_training)
         return total / len(self.val_examples)
 
 
@@ -344,7 +349,7 @@ class TrainingRun:
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
         family = spec.task.partition(":")[0]
-        word_level = family in ("sst", "pos")
+        word_level = family in SENTENCE_FAMILIES
         if examples is None:
             examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases)
         examples = _first_of_each_task(examples, spec.limit)
@@ -410,11 +415,12 @@ class TrainingRun:
         data = start.metrics.get("data")
         if not data:
             raise ValueError(f"{path} does not record the data it was trained on (a run that has not finished?)")
+        trained = start.config.get("train", {})
         expected = {
             "task": (start.config.get("task"), self.spec.task),
             "size": (start.config.get("size"), self.spec.size),
-            "seed": (start.config.get("train", {}).get("seed"), self.spec.train.seed),
-            "validation fraction": (start.config.get("train", {}).get("val_fraction"), self.spec.train.val_fraction),
+            "seed": (trained.get("seed"), self.spec.train.seed),
+            "validation fraction": (trained.get("val_fraction"), self.spec.train.val_fraction),
             "training questions": (data.get("train_examples"), len(self.train_examples)),
             "validation questions": (data.get("validation_examples"), len(self.val_examples)),
         }
