@@ -29,6 +29,7 @@ from dmn.device import pick_device  # noqa: E402
 from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
 
 HIDDEN, PASSES, BATCH = 80, 3, 100
+WARMUP_STEPS = 10  # untimed; their FLOPs give FLOPs per example (stories vary in length)
 
 
 def sync(device: torch.device) -> None:
@@ -66,7 +67,7 @@ def build_model(vocab: Vocab, examples, device: torch.device) -> DMN:
 def train_throughput(examples, device: torch.device, seconds: float) -> dict:
     """Examples/s of full training steps (batching, forward, backward, Adam) on the data.
 
-    FLOPs are those of the matrix products (FlopCounterMode), counted over the first steps."""
+    FLOPs are those of the matrix products (FlopCounterMode), counted over the warm-up steps."""
     vocab = Vocab.build(examples)
     model = build_model(vocab, examples, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -76,17 +77,17 @@ def train_throughput(examples, device: torch.device, seconds: float) -> dict:
     while True:
         for batch in batches(examples, vocab, BATCH, model.config.max_facts, generator):
             batch = batch.to(device)
-            counting = steps < 3  # the FLOPs of a few steps give FLOPs per example
-            with counter if counting else contextlib.nullcontext():
+            counting = steps < WARMUP_STEPS
+            with counter if counting else contextlib.nullcontext():  # entering resets its count
                 loss = model.loss(model(batch), batch, gate_weight=1.0)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             optimizer.step()
             steps += 1
             if counting:
-                flops = counter.get_total_flops()
+                flops += counter.get_total_flops()
                 flop_examples = seen + len(batch.examples)
-            if steps == 3:  # warm-up over: start the clock
+            if steps == WARMUP_STEPS:  # warm-up over: start the clock
                 sync(device)
                 start, seen = time.perf_counter(), 0
                 continue
