@@ -223,9 +223,9 @@ class InputModule(nn.Module):
             if self.spelling is not None:
                 e = e + self.spelling(batch.chars)
             f = self.positional_encoding(e, batch.facts != 0)  # [B, F, D]
-            lengths = batch.fact_mask.sum(1)
-            backward = self._reverse(self.backward_gru(self._reverse(f, lengths)), lengths)
-            c = self.forward_gru(f) + backward
+            reverse = self._reversal(batch.fact_mask.sum(1), f.size(1)).unsqueeze(-1)  # [B, F, 1]
+            backward = self.backward_gru(f.gather(1, reverse.expand_as(f)))  # read from the last fact
+            c = self.forward_gru(f) + backward.gather(1, reverse.expand_as(backward))
         return self.dropout(c) * batch.fact_mask.unsqueeze(-1)
 
     @staticmethod
@@ -243,11 +243,11 @@ class InputModule(nn.Module):
         return (alpha * e).sum(2) + d * (gamma * e).sum(2)  # [B, F, D]
 
     @staticmethod
-    def _reverse(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Reverse each row's first `length` steps (padding stays at the end)."""
-        steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # [1, F]
-        index = (lengths.unsqueeze(1) - 1 - steps).where(steps < lengths.unsqueeze(1), steps)
-        return x.gather(1, index.unsqueeze(-1).expand_as(x))
+    def _reversal(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """The gather index [B, F] that reverses each row's first `length` steps and leaves the
+        padding at the end; applied twice it restores the order."""
+        steps = torch.arange(n_steps, device=lengths.device).unsqueeze(0)  # [1, F]
+        return (lengths.unsqueeze(1) - 1 - steps).where(steps < lengths.unsqueeze(1), steps)
 
 
 # --------------------------------------------------------------------------------------------
