@@ -145,8 +145,9 @@ class GRU(nn.Module):
 
         def step(Wx: tuple[torch.Tensor, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
             Wx_rz, Wx_n = Wx
-            gates = torch.sigmoid(torch.addmm(Wx_rz, h, U_rz))  # [r, z]
-            h_tilde = torch.tanh(torch.addcmul(Wx_n, gates[:, :H], torch.addmm(b_Un, h, U_n)))
+            gates = torch.sigmoid(torch.addmm(Wx_rz, h, U_rz))  # [r, z], or r alone
+            r = gates[:, :H] if self.update_gate else gates
+            h_tilde = torch.tanh(torch.addcmul(Wx_n, r, torch.addmm(b_Un, h, U_n)))
             return torch.lerp(h_tilde, h, gates[:, H:]) if self.update_gate else h_tilde
 
         return step
@@ -353,14 +354,14 @@ class EpisodicMemory(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
         prepared = self.gate.prepare(c, q)
-        Wc = self.episode_gru.project(c)  # W c_t for every fact, the same on every pass
+        Wc = list(_steps(self.episode_gru.project(c)))  # W c_t for every fact, the same on every pass
         episode_step = self.episode_gru.stepper()
         memory_step = self.memory_gru.stepper() if self.kind == "gru" else None
         m, gates = q, []
         for i in range(passes):
             g = self.gate(c, m, prepared, mask).unsqueeze(-1)  # [B, F, 1]
             h = torch.zeros_like(q)
-            for Wc_t, g_t in zip(_steps(Wc), g.unbind(1), strict=True):
+            for Wc_t, g_t in zip(Wc, g.unbind(1), strict=True):
                 h = torch.lerp(h, episode_step(Wc_t, h), g_t)  # g * GRU(c, h) + (1 - g) * h
             e = h  # [B, H]
             if memory_step is not None:
