@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -102,11 +103,28 @@ def train_throughput(examples, device: torch.device, seconds: float) -> dict:
                 }
 
 
+class OperationCounter(TorchDispatchMode):
+    """Counts the PyTorch operations that run (views included): for a model this small, the
+    number of operations, not their arithmetic, sets the time of one question."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
 @torch.inference_mode()
 def inference(examples, device: torch.device, questions: int) -> dict:
-    """Single-question forward latency (median, p90) and batched forward throughput."""
+    """Single-question forward latency (median, p90), operations per question, and batched
+    forward throughput."""
     vocab = Vocab.build(examples)
     model = build_model(vocab, examples, device).eval()
+    with OperationCounter() as counter:
+        for ex in examples[:questions]:
+            model(make_batch([ex], vocab, model.config.max_facts).to(device))
     latencies = []
     for ex in examples[: questions + 20]:
         batch = make_batch([ex], vocab, model.config.max_facts).to(device)
@@ -126,6 +144,7 @@ def inference(examples, device: torch.device, questions: int) -> dict:
     return {
         "latency_median_ms": statistics.median(latencies) * 1e3,
         "latency_p90_ms": latencies[int(0.9 * len(latencies))] * 1e3,
+        "operations_per_question": counter.count / questions,
         "batched_examples_per_s": len(examples) / (time.perf_counter() - start),
     }
 
@@ -172,7 +191,10 @@ def main() -> None:
             f"{r['gflops']:.1f} GFLOP/s = {r['share_of_matmul_peak']:.1%} of peak)"
         )
     i = results["inference_qa1"]
-    print(f"one task-1 question, forward: median {i['latency_median_ms']:.2f} ms, p90 {i['latency_p90_ms']:.2f} ms")
+    print(
+        f"one task-1 question, forward: median {i['latency_median_ms']:.2f} ms, p90 {i['latency_p90_ms']:.2f} ms "
+        f"({i['operations_per_question']:.0f} PyTorch operations on average)"
+    )
     print(f"batched inference (batch 500): {i['batched_examples_per_s']:,.0f} questions/s")
     print(f"peak memory: {results['peak_memory_mb']:.0f} MB ({'GPU' if device.type == 'cuda' else 'process RSS'})")
     if args.json:
