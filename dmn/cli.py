@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also read each word's spelling with a character CNN (needs the DMN+ input module)",
     )
     p.add_argument(
+        "--no-positional-encoding",
+        dest="positional_encoding",
+        action="store_false",
+        help="DMN+ input module: a fact is the plain sum of its word vectors, without the positional "
+        "weights, which scale dimension d of a one-word fact (sentiment, tagging) by d/D",
+    )
+    p.add_argument(
         "--rare-word-dropout",
         type=float,
         default=defaults.rare_word_dropout,
@@ -227,6 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         word_signatures=args.word_signatures,
         embedding_vocab=args.embedding_vocab,
         char_features=args.char_features,
+        positional_encoding=args.positional_encoding,
         freeze_embeddings=args.freeze_embeddings,
         init_from=args.init_from,
         description=args.description,

@@ -46,6 +46,7 @@ class DMNConfig:
     episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+
     memory_update: str = "gru"  # "gru": m = GRU(e, m) | "relu": untied m = ReLU(W^t[m; e; q] + b)
     dropout: float = 0.1
+    positional_encoding: bool = True  # "fusion": weigh a fact's words by position (False: their plain sum)
     char_vocab_size: int = 0  # > 0: each fact word's vector adds a character CNN's reading of its spelling
     char_embed: int = 16  # character vector size of that CNN
 
@@ -206,6 +207,7 @@ class InputModule(nn.Module):
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
         self.kind = config.input_module
+        self.positional = config.positional_encoding
         self.forward_gru = GRU(config.embed_size, config.hidden)
         if self.kind == "fusion":
             self.backward_gru = GRU(config.embed_size, config.hidden)
@@ -223,7 +225,7 @@ class InputModule(nn.Module):
             e = L(batch.facts)  # [B, F, W, D]
             if self.spelling is not None:
                 e = e + self.spelling(batch.chars)
-            f = self.positional_encoding(e, batch.facts != 0)  # [B, F, D]
+            f = self.positional_encoding(e, batch.facts != 0) if self.positional else e.sum(2)  # [B, F, D]
             reverse = self._reversal(batch.fact_mask.sum(1), f.size(1)).unsqueeze(-1)  # [B, F, 1]
             backward = self.backward_gru(f.gather(1, reverse.expand_as(f)))  # read from the last fact
             c = self.forward_gru(f) + backward.gather(1, reverse.expand_as(backward))

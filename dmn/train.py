@@ -322,6 +322,7 @@ class RunSpec:
     word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
     embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
     char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
+    positional_encoding: bool = True  # DMN+ input fusion weighs a fact's words by position (False: plain sum)
     freeze_embeddings: bool = False  # words given pretrained vectors keep them (the others still train)
     init_from: str | None = None  # start from this checkpoint's weights (same data, split and model)
     description: str = ""
@@ -381,6 +382,7 @@ class TrainingRun:
                 answer_mode="tags" if family == "pos" else "sequence",
                 dropout=spec.dropout,
                 char_vocab_size=len(self.vocab.chars),
+                positional_encoding=spec.positional_encoding,
                 **{**VARIANTS[spec.variant], **spec.parts},
             )
         )

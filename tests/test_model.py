@@ -146,6 +146,22 @@ def test_positional_encoding_is_the_paper_s_weighted_sum():
     assert L.weight.grad[0].abs().sum() == 0  # padding gets no gradient
 
 
+@pytest.mark.parametrize("positional", [True, False])
+def test_a_one_word_fact_is_its_word_vector_without_positional_weights(positional):
+    """For one word (M = 1) the positional weights are l_d = d/D; --no-positional-encoding drops them."""
+    torch.manual_seed(0)
+    config = DMNConfig(12, 3, hidden=8, fact_unit="word", positional_encoding=positional, **VARIANTS["dmn+"])
+    model = DMN(config)
+    example = Example([["a"], ["b"], ["c"]], ["q"], ["x"])
+    batch = make_batch([example], Vocab.build([example]), 10, word_facts=True)
+    read = []
+    model.input_module.forward_gru.register_forward_hook(lambda module, args, out: read.append(args[0]))
+    model(batch)
+    e = model.embedding(batch.facts[:, :, 0])  # [1, 3, D]
+    weights = torch.arange(1, 9) / 8 if positional else torch.ones(8)
+    torch.testing.assert_close(read[0], e * weights)
+
+
 def tagger(vocab: Vocab, chars: bool, hidden: int = 16) -> DMN:
     torch.manual_seed(0)
     config = DMNConfig(
