@@ -200,8 +200,10 @@ class InputModule(nn.Module):
 
     "gru" (DMN): h_t = GRU(L[w_t], h_{t-1}) over the whole story; c_i = h at the i-th <eos>.
     "fusion" (DMN+): f_i = sum_j l_j * L[w_ij] with l_jd = (1 - j/M) - (d/D)(1 - 2j/M),
-    then a bidirectional GRU over f_1..f_T whose two directions are summed. With character
-    features a word's vector is L[w] + CharCNN(spelling of w).
+    then a bidirectional GRU over f_1..f_T whose two directions are summed. Without
+    positional_encoding f_i = sum_j L[w_ij] (for one-word facts l_d = d/D would scale the word's
+    vector down in its first dimensions). With character features a word's vector is
+    L[w] + CharCNN(spelling of w).
     """
 
     def __init__(self, config: DMNConfig) -> None:
