@@ -1,7 +1,7 @@
 """Speed of the DMN on real bAbI data: training throughput, single-question latency, batched
 inference throughput, peak memory, and the achieved share of this machine's float32 matmul peak.
 
-    python bench/bench_babi.py [--data-dir DIR] [--device auto|cpu|cuda] [--json FILE]
+    python bench/bench_babi.py [--data-dir DIR] [--device auto|cpu|cuda] [--threads N] [--json FILE]
 
 Targets (2-core CPU, see README): >= 5,000 training examples/s on qa1-10k with the DMN+ settings
 (80 hidden, 3 passes, batch 100); <= 1 ms median forward latency for one task-1 question.
@@ -155,7 +155,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per task")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
