@@ -506,7 +506,7 @@ class Vocab:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.answer_index = {w: i for i, w in enumerate(self.answers)}
         self.char_index = {c: i for i, c in enumerate(self.chars)}
-        self._token_ids: dict[str, int] = {}  # token as written -> id, filled by encode (batching's hot loop)
+        self._token_ids: dict[str, int] = {}  # in-vocabulary token as written -> id (batching's hot loop)
 
     @classmethod
     def build(
@@ -545,7 +545,15 @@ class Vocab:
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         ids = self._token_ids
-        return [ids[t] if t in ids else ids.setdefault(t, self._index(t)) for t in tokens]
+        return [ids[t] if t in ids else self._look_up(t) for t in tokens]
+
+    def _look_up(self, token: str) -> int:
+        """_index, remembered for tokens the vocabulary has (so that a server's cache stays bounded
+        however many unknown words its users type)."""
+        index = self._index(token)
+        if self.knows(token):
+            self._token_ids[token] = index
+        return index
 
     def encode_chars(self, token: str) -> list[int]:
         """The ids of a token's first MAX_WORD_CHARS characters (a hidden word's own spelling)."""
@@ -677,16 +685,16 @@ def make_batch(
             + [no_fact] * (n_facts - len(story))
             for story in spellings
         ]
-        chars = _long_tensor(rows)
+        chars = _tensor(rows)
     return Batch(
-        facts=_long_tensor(facts),
-        fact_mask=torch.from_numpy(np.array(fact_mask, dtype=bool)),
-        story=_long_tensor(story),
-        fact_ends=_long_tensor(fact_ends),
+        facts=_tensor(facts),
+        fact_mask=_tensor(fact_mask, bool),
+        story=_tensor(story),
+        fact_ends=_tensor(fact_ends),
         question=_pad(questions, 0),
-        question_lengths=_long_tensor([len(q) for q in questions]),
+        question_lengths=_tensor([len(q) for q in questions]),
         answer=_pad(answers, IGNORE),
-        supporting=_long_tensor(supporting),
+        supporting=_tensor(supporting),
         examples=list(examples),
         chars=chars,
     )
@@ -694,12 +702,12 @@ def make_batch(
 
 def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
     width = max(len(r) for r in rows)
-    return _long_tensor([r + [value] * (width - len(r)) for r in rows])
+    return _tensor([r + [value] * (width - len(r)) for r in rows])
 
 
-def _long_tensor(rows: list) -> torch.Tensor:
-    """Nested lists of ids, all rows of one length -> a long tensor (via numpy: twice as fast)."""
-    return torch.from_numpy(np.array(rows, dtype=np.int64))
+def _tensor(rows: list, dtype: type = np.int64) -> torch.Tensor:
+    """Nested lists, all rows of one length -> a tensor (via numpy: twice as fast as torch.tensor)."""
+    return torch.from_numpy(np.array(rows, dtype=dtype))
 
 
 def batches(
