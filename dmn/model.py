@@ -224,28 +224,43 @@ class InputModule(nn.Module):
             h = self.forward_gru(L(batch.story))  # [B, L, H]
             c = h.gather(1, batch.fact_ends.unsqueeze(-1).expand(-1, -1, h.size(-1)))
         else:
-            e = L(batch.facts)  # [B, F, W, D]
-            if self.spelling is not None:
-                e = e + self.spelling(batch.chars)
-            f = self.positional_encoding(e, batch.facts != 0) if self.positional else e.sum(2)  # [B, F, D]
+            f = self.fuse(batch.facts, L, batch.chars)  # [B, F, D]
             reverse = self._reversal(batch.fact_mask.sum(1), f.size(1)).unsqueeze(-1)  # [B, F, 1]
             backward = self.backward_gru(f.gather(1, reverse.expand_as(f)))  # read from the last fact
             c = self.forward_gru(f) + backward.gather(1, reverse.expand_as(backward))
         return self.dropout(c) * batch.fact_mask.unsqueeze(-1)
 
-    @staticmethod
-    def positional_encoding(e: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
-        """Word embeddings e [B, F, W, D] (zero on padding), word_mask [B, F, W] -> f [B, F, D].
+    def fuse(self, words: torch.Tensor, L: nn.Embedding, chars: torch.Tensor | None = None) -> torch.Tensor:
+        """Each fact's word ids [B, F, W] (0 = padding) -> f [B, F, D], the positionally weighted sum
+        of their vectors (or their plain sum); chars [B, F, W, C] feeds the character CNN.
 
-        With l_jd = alpha_j + (d/D) * gamma_j, alpha_j = 1 - j/M, gamma_j = 2j/M - 1, the sum
-        over words splits into two weighted sums: f_d = sum_j alpha_j e_jd + (d/D) sum_j gamma_j e_jd.
+        With l_jd = alpha_j + (d/D) * gamma_j, alpha_j = 1 - j/M, gamma_j = 2j/M - 1, the sum over
+        words splits into two weighted sums: f_d = sum_j alpha_j e_jd + (d/D) sum_j gamma_j e_jd.
+        Each is one embedding_bag over L, which never lays out the [B, F, W, D] word vectors.
         """
-        D = e.size(-1)
+        B, n_facts, W = words.shape
+        word_mask = words != 0
+        spelling = self.spelling(chars) if self.spelling is not None else None  # [B, F, W, D]
+
+        def weighted_sum(weights: torch.Tensor) -> torch.Tensor:  # weights [B, F, W] -> [B, F, D]
+            s = F.embedding_bag(
+                words.view(-1, W), L.weight, per_sample_weights=weights.view(-1, W), mode="sum", padding_idx=0
+            ).view(B, n_facts, -1)
+            return s if spelling is None else s + (weights.unsqueeze(-1) * spelling).sum(2)
+
+        if not self.positional:
+            return weighted_sum(word_mask.to(L.weight.dtype))
+        alpha, gamma = self.positional_weights(word_mask)
+        d = torch.arange(1, L.embedding_dim + 1, device=words.device) / L.embedding_dim  # [D]
+        return weighted_sum(alpha) + d * weighted_sum(gamma)
+
+    @staticmethod
+    def positional_weights(word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """word_mask [B, F, W] -> alpha_j = 1 - j/M and gamma_j = 2j/M - 1 [B, F, W] (M words in
+        the sentence), zero on padding: l_jd = alpha_j + (d/D) gamma_j."""
         M = word_mask.sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
-        j = torch.arange(1, e.size(2) + 1, device=e.device)  # [W]
-        alpha, gamma = (1 - j / M).unsqueeze(-1), (2 * j / M - 1).unsqueeze(-1)  # [B, F, W, 1]
-        d = torch.arange(1, D + 1, device=e.device) / D  # [D]
-        return (alpha * e).sum(2) + d * (gamma * e).sum(2)  # [B, F, D]
+        j = torch.arange(1, word_mask.size(-1) + 1, device=word_mask.device)  # [W]
+        return (1 - j / M) * word_mask, (2 * j / M - 1) * word_mask
 
     @staticmethod
     def _reversal(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:

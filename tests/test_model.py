@@ -131,7 +131,8 @@ def test_positional_encoding_is_the_paper_s_weighted_sum():
     words = torch.randint(1, 30, (2, 3, 5))
     words[0, 1, 2:] = 0  # a two-word sentence
     words[1, 2, :] = 0  # a padding fact
-    f = InputModule.positional_encoding(L(words), words != 0)
+    module = InputModule(DMNConfig(30, 3, hidden=8, **VARIANTS["dmn+"]))
+    f = module.fuse(words, L)
     D = L.embedding_dim
     expected = torch.zeros(2, 3, D)
     for b, i in itertools.product(range(2), range(3)):
