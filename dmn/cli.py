@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply the learning rate by FACTOR after each epoch without a better validation accuracy "
         "(default 1: constant)",
     )
+    p.add_argument(
+        "--weight-average",
+        type=float,
+        default=defaults.weight_average,
+        metavar="DECAY",
+        help="validate and keep an exponential moving average of the weights, updated every step with this "
+        "decay (e.g. 0.999; default 0: the weights of the last step)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
@@ -216,6 +224,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--patience must be 0 (no early stopping) or more, not {args.patience}")
     if not 0 < args.lr_decay <= 1:
         raise ValueError(f"--lr-decay must be in (0, 1], not {args.lr_decay}")
+    if not 0 <= args.weight_average < 1:
+        raise ValueError(f"--weight-average must be in [0, 1), not {args.weight_average}")
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -251,6 +261,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             task_repeats=dict(args.repeat_task),
             lr_decay=args.lr_decay,
             tie_break_loss=args.tie_break_loss,
+            weight_average=args.weight_average,
             seed=args.seed,
         ),
     )

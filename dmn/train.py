@@ -3,12 +3,13 @@ gradient clipping and the best model kept. `Trainer` is driven by the CLI and by
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -36,6 +37,7 @@ class TrainConfig:
     task_repeats: dict[str, int] = field(default_factory=dict)  # task -> times its examples come in an epoch
     lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
     tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
+    weight_average: float = 0.0  # > 0: validate and keep a moving average of the weights with this decay
     seed: int = 0
     val_fraction: float = 0.1
 
@@ -141,6 +143,39 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     return examples
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights (Polyak averaging), updated after every
+    step: avg = decay_t * avg + (1 - decay_t) * w with decay_t = min(decay, (1 + t) / (10 + t)),
+    so that the first steps' weights fade fast. `applied(model)` puts it into the model for a while.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        if not 0 < decay < 1:
+            raise ValueError(f"the weight average's decay must be in (0, 1), not {decay}")
+        self.decay, self.steps = decay, 0
+        self.average = [p.detach().clone() for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for average, weight in zip(self.average, model.parameters(), strict=True):
+            average.lerp_(weight, 1 - decay)
+        self.steps += 1
+
+    @contextlib.contextmanager
+    @torch.no_grad()
+    def applied(self, model: torch.nn.Module) -> Iterator[None]:
+        """The model holds the averaged weights inside the block, its own after it."""
+        own = [p.detach().clone() for p in model.parameters()]
+        for p, average in zip(model.parameters(), self.average, strict=True):
+            p.copy_(average)
+        try:
+            yield
+        finally:
+            for p, weight in zip(model.parameters(), own, strict=True):
+                p.copy_(weight)
+
+
 class Trainer:
     """Trains a DMN, keeping the weights of the epoch with the best validation accuracy.
 
@@ -153,6 +188,8 @@ class Trainer:
     an epoch also counts as better when it equals the best validation accuracy at a lower
     validation loss (the DMN+ authors' choice), and reaching 100% does not end training: on a
     small validation set many epochs reach it, and later ones can still generalise better.
+    With `config.weight_average` the validation, the kept weights and `on_best` see the
+    `WeightAverage` of the weights instead of the last step's.
     """
 
     STOPPED = "stopped"  # the reason when none is given
@@ -207,6 +244,7 @@ class Trainer:
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
         best_val_loss = math.inf
+        average = WeightAverage(self.model, cfg.weight_average) if cfg.weight_average else None
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
@@ -231,6 +269,8 @@ class Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
                 self.optimizer.step()
+                if average is not None:
+                    average.update(self.model)
                 total_loss += loss.item() * len(batch.examples)
                 seen += len(batch.examples)
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
@@ -239,18 +279,19 @@ class Trainer:
             if self._stop.is_set():
                 result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
-            val_by_task = accuracy_by_task(self.model, self.vocab, self.val_examples, device=self.device)
-            val_accuracy = sum(val_by_task.values()) / len(val_by_task)
-            val_loss = self.validation_loss() if cfg.tie_break_loss else None
-            improved = val_accuracy > result.best_val_accuracy or (
-                val_loss is not None and val_accuracy == result.best_val_accuracy and val_loss < best_val_loss
-            )
-            if improved:
-                result.best_epoch, result.best_val_accuracy = epoch, val_accuracy
-                best_val_loss = val_loss if val_loss is not None else best_val_loss
-                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                if on_best is not None:
-                    on_best(self.model)
+            with average.applied(self.model) if average is not None else contextlib.nullcontext():
+                val_by_task = accuracy_by_task(self.model, self.vocab, self.val_examples, device=self.device)
+                val_accuracy = sum(val_by_task.values()) / len(val_by_task)
+                val_loss = self.validation_loss() if cfg.tie_break_loss else None
+                improved = val_accuracy > result.best_val_accuracy or (
+                    val_loss is not None and val_accuracy == result.best_val_accuracy and val_loss < best_val_loss
+                )
+                if improved:
+                    result.best_epoch, result.best_val_accuracy = epoch, val_accuracy
+                    best_val_loss = val_loss if val_loss is not None else best_val_loss
+                    best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    if on_best is not None:
+                        on_best(self.model)
             if not improved:
                 for group in self.optimizer.param_groups:
                     group["lr"] *= cfg.lr_decay

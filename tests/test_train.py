@@ -12,6 +12,7 @@ from dmn.train import (
     TrainConfig,
     Trainer,
     TrainingRun,
+    WeightAverage,
     balance_tasks,
     repeat_tasks,
     split_validation,
@@ -84,6 +85,36 @@ def test_lr_decay_shrinks_the_learning_rate_after_every_epoch_without_progress()
     flat_epochs = sum(not report.improved for report in result.history)
     assert flat_epochs >= 1  # this data reaches its best validation score before the last epoch
     assert trainer.optimizer.param_groups[0]["lr"] == trainer.config.lr * 0.5**flat_epochs
+
+
+def test_weight_average_follows_the_moving_average_formula_and_is_applied_only_inside_its_block():
+    model = torch.nn.Linear(2, 1)
+    average = WeightAverage(model, decay=0.9)
+    expected = model.weight.detach().clone()
+    for t in range(20):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        average.update(model)
+        decay = min(0.9, (1 + t) / (10 + t))
+        expected = decay * expected + (1 - decay) * model.weight.detach()
+    own = model.weight.detach().clone()
+    with average.applied(model):
+        torch.testing.assert_close(model.weight.detach(), expected)
+    assert torch.equal(model.weight.detach(), own)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_training_with_a_weight_average_validates_and_keeps_the_averaged_weights():
+    trainer = make_trainer(epochs=3, weight_average=0.95)
+    kept = []
+    result = trainer.fit(on_best=lambda model: kept.append([p.detach().clone() for p in model.parameters()]))
+    assert result.best_epoch >= 1 and kept
+    final = [p.detach() for p in trainer.model.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(final, kept[-1], strict=True))  # the best epoch's average
+    plain = make_trainer(epochs=3)
+    plain.fit()
+    assert any(not torch.equal(a, p.detach()) for a, p in zip(final, plain.model.parameters(), strict=True))
 
 
 def test_callback_sees_every_epoch_and_can_stop():
