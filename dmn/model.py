@@ -66,6 +66,8 @@ class DMNConfig:
             raise ValueError("passes, hidden, max_answer_len and max_facts must be positive")
         if self.char_vocab_size and self.input_module != "fusion":
             raise ValueError("character features need the fusion input module (DMN+), which reads facts word by word")
+        if not self.positional_encoding and self.input_module != "fusion":
+            raise ValueError("positional encoding is a setting of the fusion input module (DMN+); the GRU one has none")
 
     @classmethod
     def from_dict(cls, data: dict) -> DMNConfig:

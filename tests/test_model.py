@@ -220,3 +220,8 @@ def test_character_cnn_ignores_padding_and_needs_the_fusion_input():
     torch.testing.assert_close(model.input_module.spelling(longer)[0, 0], spelled[0, 0])
     with pytest.raises(ValueError, match="character features need the fusion input module"):
         DMNConfig(10, 5, char_vocab_size=4, **VARIANTS["dmn"])
+
+
+def test_positional_encoding_is_refused_outside_the_fusion_input_module():
+    with pytest.raises(ValueError, match="positional encoding is a setting of the fusion input module"):
+        DMNConfig(10, 5, positional_encoding=False, **VARIANTS["dmn"])
