@@ -131,6 +131,9 @@ def start(
     phrases: bool = False,
     glove: bool = False,
     spelling: bool = False,
+    dropout: float = 0.1,
+    lr_decay: float = 1.0,
+    weight_average: float = 0.0,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -155,6 +158,9 @@ def start(
         phrases=bool(phrases),
         glove=bool(glove),
         spelling=bool(spelling),
+        dropout=dropout,
+        lr_decay=lr_decay,
+        weight_average=weight_average,
     )
     try:
         job = training.JOBS.start(settings)
@@ -506,6 +512,23 @@ def build(
                     info="Stop after this many epochs without a better validation score (0: run every epoch).",
                 )  # fmt: skip
                 seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
+            with gr.Accordion("More settings", open=False, elem_id="train-more"):
+                with gr.Row():
+                    dropout = gr.Number(
+                        0.1, label="Dropout", minimum=0, maximum=0.9, elem_id="train-dropout",
+                        info="Share of the facts' and the answer's units zeroed at each training step.",
+                    )  # fmt: skip
+                    lr_decay = gr.Number(
+                        1.0, label="Learning-rate decay", minimum=0.01, maximum=1, elem_id="train-lr-decay",
+                        info="The learning rate is multiplied by this after each epoch without a better "
+                        "validation score (1: constant).",
+                    )  # fmt: skip
+                    weight_average = gr.Number(
+                        0.0, label="Weight average (0: off)", minimum=0, maximum=0.9999,
+                        elem_id="train-weight-average",
+                        info="Validate and keep a moving average of the weights, with this decay per step "
+                        "(e.g. 0.999).",
+                    )  # fmt: skip
             name = gr.Textbox(
                 label="Name of the new checkpoint",
                 placeholder="dmn-task1-1k  (leave empty for this name)",
@@ -562,7 +585,7 @@ def build(
         **private,
     )  # fmt: skip
     start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
-                    limit, name, patience, phrases, glove, spelling]  # fmt: skip
+                    limit, name, patience, phrases, glove, spelling, dropout, lr_decay, weight_average]  # fmt: skip
     start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
         after_start, [status_json, session], [session, seen, timer, message], **private
     ).then(**poll_event)

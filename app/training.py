@@ -256,6 +256,9 @@ class TrainSettings:
     phrases: bool = False  # SST: also train on every labelled phrase
     glove: bool = False  # sentence tasks: start the word vectors from GloVe 6B 50d
     spelling: bool = False  # sentence tasks, DMN+: read unknown words by spelling and shape (as the shipped tagger)
+    dropout: float = 0.1  # dropout on the facts and the answer module's state
+    lr_decay: float = 1.0  # learning rate times this after each epoch without a better validation score
+    weight_average: float = 0.0  # > 0: keep a moving average of the weights with this decay (0: off)
 
 
 @dataclass
@@ -396,7 +399,11 @@ def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -
                "--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", "--seed", str(s.seed)]  # fmt: skip
     if s.gate_supervision:
         command += ["--gate-supervision", f"{s.gate_supervision:g}"]
-    command += ["--patience", str(s.patience or 0)]  # 0: no early stopping
+    command += ["--dropout", f"{s.dropout:g}", "--patience", str(s.patience or 0)]  # patience 0: no early stopping
+    if s.lr_decay != 1:
+        command += ["--lr-decay", f"{s.lr_decay:g}"]
+    if s.weight_average:
+        command += ["--weight-average", f"{s.weight_average:g}"]
     if limit:
         command += ["--limit", str(limit)]
     return shlex.join(command) + "  # as trained in the app's Train tab"
@@ -562,6 +569,9 @@ BOUNDS = {  # (smallest, largest) a setting may be
     "lr": (1e-6, 1.0),
     "gate_supervision": (0.0, 10.0),
     "seed": (0, 2**31 - 1),
+    "dropout": (0.0, 0.9),
+    "lr_decay": (0.01, 1.0),
+    "weight_average": (0.0, 0.9999),
 }
 
 
@@ -616,7 +626,9 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         if not low <= value <= high:
             raise TrainError(f"{label} must be between {low} and {high}, not {value}.")
         setattr(s, key, value)
-    for key, label in (("lr", "The learning rate"), ("gate_supervision", "Gate supervision")):
+    numbers = {"lr": "The learning rate", "gate_supervision": "Gate supervision", "dropout": "Dropout",
+               "lr_decay": "The learning-rate decay", "weight_average": "The weight average's decay"}  # fmt: skip
+    for key, label in numbers.items():
         try:
             value = float(getattr(s, key))
         except (TypeError, ValueError):
@@ -752,6 +764,7 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
         hidden=s.hidden,
         passes=s.passes,
         limit=data.limit,
+        dropout=s.dropout,
         phrases=s.phrases,
         embeddings="glove" if s.glove else None,
         word_signatures=s.spelling,
@@ -764,6 +777,8 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
             gate_supervision=s.gate_supervision,
             seed=s.seed,
             patience=s.patience,  # None: never stop early
+            lr_decay=s.lr_decay,
+            weight_average=s.weight_average,
             rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )
