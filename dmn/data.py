@@ -720,19 +720,20 @@ def batches(
 ) -> Iterable[Batch]:
     """Batches of examples of similar story length (less padding); shuffled when given a generator.
 
-    Without a generator the order is fixed, so evaluation is deterministic. `layout` goes on to
-    make_batch (word_facts, tagging).
+    Shuffled: the examples are dealt at random into pools of 50 batches, each pool is sorted by
+    story length and cut into batches, and the batches are shuffled (so a batch is a random draw
+    of stories of about one length). Without a generator the order is fixed, sorted by length, so
+    evaluation is deterministic. `layout` goes on to make_batch (word_facts, tagging).
     """
-    order = sorted(range(len(examples)), key=lambda i: min(len(examples[i].context), max_facts))
+    order = list(range(len(examples)))
+    pool = len(order)
     if generator is not None:
-        # shuffle within length buckets of 50 batches, then shuffle the batches
-        noise = torch.rand(len(order), generator=generator).tolist()
-        bucket = batch_size * 50
-        order = [
-            i
-            for start in range(0, len(order), bucket)
-            for i in sorted(order[start : start + bucket], key=lambda i: noise[i])
-        ]
+        order, pool = torch.randperm(len(order), generator=generator).tolist(), batch_size * 50
+    order = [
+        i
+        for start in range(0, len(order), pool)
+        for i in sorted(order[start : start + pool], key=lambda i: min(len(examples[i].context), max_facts))
+    ]
     chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if generator is not None:
         chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]

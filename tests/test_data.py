@@ -224,6 +224,24 @@ def test_batches_cover_every_example_once_and_shuffle_with_a_generator():
     assert fixed != shuffled
 
 
+def test_shuffled_batches_hold_stories_of_about_one_length():
+    """Pools of 50 random batches are sorted by length before they are cut: little padding, while
+    which stories share a batch changes with the seed."""
+    examples = [Example([["w"]] * (i % 10 + 1), ["q"], [str(i)]) for i in range(2000)]
+    vocab = Vocab.build(examples)
+    real_facts = sum(len(ex.context) for ex in examples)
+
+    def deal(seed):
+        return list(batches(examples, vocab, 10, 50, torch.Generator().manual_seed(seed)))
+
+    dealt = deal(0)
+    padded = sum(b.fact_mask.numel() for b in dealt)
+    assert padded < 1.05 * real_facts  # batches of mixed lengths pad more (the former bucketing: 1.17 times)
+    assert {tuple(ex.answer[0] for ex in b.examples) for b in dealt} != {
+        tuple(ex.answer[0] for ex in b.examples) for b in deal(1)
+    }
+
+
 def test_character_alphabet_spelling_and_batch():
     examples = [tagged(["The", "Dog", "barked"]), tagged(["The", "cat", "barked"])]
     vocab = Vocab.build(examples, lowercase=False, signatures=True, chars=True)
