@@ -134,6 +134,7 @@ def start(
     dropout: float = 0.1,
     lr_decay: float = 1.0,
     weight_average: float = 0.0,
+    positional: bool = True,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -161,6 +162,7 @@ def start(
         dropout=dropout,
         lr_decay=lr_decay,
         weight_average=weight_average,
+        positional=bool(positional),
     )
     try:
         job = training.JOBS.start(settings)
@@ -529,6 +531,11 @@ def build(
                         info="Validate and keep a moving average of the weights, with this decay per step "
                         "(e.g. 0.999).",
                     )  # fmt: skip
+                positional = gr.Checkbox(
+                    True, label="Weigh a fact's words by their position (DMN+)", elem_id="train-positional",
+                    info="DMN+'s positional encoding. Untick it to sum the plain word vectors, as the shipped "
+                    "tagger does: for one-word facts the weights would scale a vector's first dimensions down.",
+                )  # fmt: skip
             name = gr.Textbox(
                 label="Name of the new checkpoint",
                 placeholder="dmn-task1-1k  (leave empty for this name)",
@@ -585,7 +592,8 @@ def build(
         **private,
     )  # fmt: skip
     start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
-                    limit, name, patience, phrases, glove, spelling, dropout, lr_decay, weight_average]  # fmt: skip
+                    limit, name, patience, phrases, glove, spelling, dropout, lr_decay, weight_average,
+                    positional]  # fmt: skip
     start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
         after_start, [status_json, session], [session, seen, timer, message], **private
     ).then(**poll_event)

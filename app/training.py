@@ -259,6 +259,7 @@ class TrainSettings:
     dropout: float = 0.1  # dropout on the facts and the answer module's state
     lr_decay: float = 1.0  # learning rate times this after each epoch without a better validation score
     weight_average: float = 0.0  # > 0: keep a moving average of the weights with this decay (0: off)
+    positional: bool = True  # DMN+: weigh a fact's words by position (False: their plain sum)
 
 
 @dataclass
@@ -404,6 +405,8 @@ def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -
         command += ["--lr-decay", f"{s.lr_decay:g}"]
     if s.weight_average:
         command += ["--weight-average", f"{s.weight_average:g}"]
+    if not s.positional:
+        command += ["--no-positional-encoding"]
     if limit:
         command += ["--limit", str(limit)]
     return shlex.join(command) + "  # as trained in the app's Train tab"
@@ -613,6 +616,10 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
             raise TrainError("Reading words by their spelling needs the DMN+ model: choose DMN+, or untick it.")
         if s.glove and not glove_available():
             raise TrainError(GLOVE_MISSING)
+    s.positional = bool(s.positional)
+    if not s.positional and s.variant != "dmn+":
+        raise TrainError("Plain word vectors are a setting of DMN+'s input module (the DMN reads words with a GRU): "
+                         "choose DMN+, or tick the positional weights again.")  # fmt: skip
     epochs = _whole(s.epochs, "Epochs")
     if epochs < 1:
         raise TrainError("Train for at least 1 epoch.")
@@ -769,6 +776,7 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
         embeddings="glove" if s.glove else None,
         word_signatures=s.spelling,
         char_features=s.spelling,
+        positional_encoding=s.positional,
         description=data.description,
         train=TrainConfig(
             epochs=s.epochs,

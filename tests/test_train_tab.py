@@ -79,7 +79,7 @@ def clean_user_dir(user_dir):
 TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
     batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
-    glove=False, spelling=False, dropout=0.1, lr_decay=1.0, weight_average=0.0,
+    glove=False, spelling=False, dropout=0.1, lr_decay=1.0, weight_average=0.0, positional=True,
 )  # fmt: skip
 
 
@@ -323,13 +323,15 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     assert "--word-signatures --char-features --rare-word-dropout 0.25" in data.command
     assert training.DATASETS[s.dataset].default_name(s) == "dmnplus-sst-fine"
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.1, 1.0, 0.0)
+    assert spec.positional_encoding and "--no-positional-encoding" not in data.command
     tuned = training.check_settings(
-        dataclasses.replace(settings, dropout=0.3, lr_decay=0.5, weight_average=0.999), limits
+        dataclasses.replace(settings, dropout=0.3, lr_decay=0.5, weight_average=0.999, positional=False), limits
     )
     data = training.DATASETS[tuned.dataset].prepare(tuned, limits, lambda line: None)
     spec = training.run_spec(tuned, data)
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.3, 0.5, 0.999)
     assert "--dropout 0.3" in data.command and "--lr-decay 0.5 --weight-average 0.999" in data.command
+    assert not spec.positional_encoding and "--no-positional-encoding" in data.command
 
     pos = training.check_settings(training.TrainSettings(dataset="pos-ewt", phrases=True), limits)
     assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
@@ -580,6 +582,7 @@ def test_settings_are_checked():
         ({"dropout": 1.0}, "Dropout must be between 0 and 0.9"),
         ({"lr_decay": 0}, "learning-rate decay must be between 0.01 and 1"),
         ({"weight_average": 1}, "weight average's decay must be between 0 and 0.9999"),
+        ({"positional": False}, "Plain word vectors are a setting of DMN+'s input module"),
         ({"dataset": "sst"}, "Unknown dataset"),
     ]:
         with pytest.raises(training.TrainError, match=re.escape(message)):
