@@ -135,6 +135,8 @@ def start(
     lr_decay: float = 1.0,
     weight_average: float = 0.0,
     positional: bool = True,
+    balance_tasks: bool = False,
+    tie_break_loss: bool = False,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -163,6 +165,8 @@ def start(
         lr_decay=lr_decay,
         weight_average=weight_average,
         positional=bool(positional),
+        balance_tasks=bool(balance_tasks),
+        tie_break_loss=bool(tie_break_loss),
     )
     try:
         job = training.JOBS.start(settings)
@@ -536,6 +540,17 @@ def build(
                     info="DMN+'s positional encoding. Untick it to sum the plain word vectors, as the shipped "
                     "tagger does: for one-word facts the weights would scale a vector's first dimensions down.",
                 )  # fmt: skip
+                with gr.Row():
+                    balance_tasks = gr.Checkbox(
+                        False, label="Balance the bAbI tasks", elem_id="train-balance",
+                        info="Repeat the questions of a task with fewer of them (task 3 has no 10k file) so that "
+                        "every task weighs about the same in an epoch.",
+                    )  # fmt: skip
+                    tie_break_loss = gr.Checkbox(
+                        False, label="Break ties by validation loss", elem_id="train-tie-break",
+                        info="An epoch that equals the best validation accuracy at a lower validation loss also "
+                        "counts as better, and 100% does not end the run (for small validation sets).",
+                    )  # fmt: skip
             name = gr.Textbox(
                 label="Name of the new checkpoint",
                 placeholder="dmn-task1-1k  (leave empty for this name)",
@@ -593,7 +608,7 @@ def build(
     )  # fmt: skip
     start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
                     limit, name, patience, phrases, glove, spelling, dropout, lr_decay, weight_average,
-                    positional]  # fmt: skip
+                    positional, balance_tasks, tie_break_loss]  # fmt: skip
     start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
         after_start, [status_json, session], [session, seen, timer, message], **private
     ).then(**poll_event)

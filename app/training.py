@@ -260,6 +260,8 @@ class TrainSettings:
     lr_decay: float = 1.0  # learning rate times this after each epoch without a better validation score
     weight_average: float = 0.0  # > 0: keep a moving average of the weights with this decay (0: off)
     positional: bool = True  # DMN+: weigh a fact's words by position (False: their plain sum)
+    balance_tasks: bool = False  # bAbI: repeat the questions of smaller tasks so that each weighs about the same
+    tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better
 
 
 @dataclass
@@ -407,6 +409,10 @@ def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -
         command += ["--weight-average", f"{s.weight_average:g}"]
     if not s.positional:
         command += ["--no-positional-encoding"]
+    if s.balance_tasks:
+        command += ["--balance-tasks"]
+    if s.tie_break_loss:
+        command += ["--tie-break-loss"]
     if limit:
         command += ["--limit", str(limit)]
     return shlex.join(command) + "  # as trained in the app's Train tab"
@@ -610,13 +616,14 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         s.phrases = s.glove = s.spelling = False  # word vectors, phrases, spelling are for the sentence tasks
     else:
         s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
+        s.balance_tasks = False  # one task
         s.phrases, s.glove = bool(s.phrases) and task.startswith("sst:"), bool(s.glove)
         s.spelling = bool(s.spelling)
         if s.spelling and s.variant != "dmn+":
             raise TrainError("Reading words by their spelling needs the DMN+ model: choose DMN+, or untick it.")
         if s.glove and not glove_available():
             raise TrainError(GLOVE_MISSING)
-    s.positional = bool(s.positional)
+    s.positional, s.balance_tasks, s.tie_break_loss = bool(s.positional), bool(s.balance_tasks), bool(s.tie_break_loss)
     if not s.positional and s.variant != "dmn+":
         raise TrainError("Plain word vectors are a setting of DMN+'s input module (the DMN reads words with a GRU): "
                          "choose DMN+, or tick the positional weights again.")  # fmt: skip
@@ -787,6 +794,8 @@ def run_spec(s: TrainSettings, data: PreparedData) -> RunSpec:
             patience=s.patience,  # None: never stop early
             lr_decay=s.lr_decay,
             weight_average=s.weight_average,
+            balance_tasks=s.balance_tasks,
+            tie_break_loss=s.tie_break_loss,
             rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )

@@ -80,6 +80,7 @@ TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
     batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
     glove=False, spelling=False, dropout=0.1, lr_decay=1.0, weight_average=0.0, positional=True,
+    balance_tasks=False, tie_break_loss=False,
 )  # fmt: skip
 
 
@@ -324,14 +325,26 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     assert training.DATASETS[s.dataset].default_name(s) == "dmnplus-sst-fine"
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.1, 1.0, 0.0)
     assert spec.positional_encoding and "--no-positional-encoding" not in data.command
+    assert not spec.train.tie_break_loss and "--tie-break-loss" not in data.command
     tuned = training.check_settings(
-        dataclasses.replace(settings, dropout=0.3, lr_decay=0.5, weight_average=0.999, positional=False), limits
+        dataclasses.replace(
+            settings,
+            dropout=0.3,
+            lr_decay=0.5,
+            weight_average=0.999,
+            positional=False,
+            balance_tasks=True,
+            tie_break_loss=True,
+        ),
+        limits,
     )
     data = training.DATASETS[tuned.dataset].prepare(tuned, limits, lambda line: None)
     spec = training.run_spec(tuned, data)
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.3, 0.5, 0.999)
     assert "--dropout 0.3" in data.command and "--lr-decay 0.5 --weight-average 0.999" in data.command
     assert not spec.positional_encoding and "--no-positional-encoding" in data.command
+    assert tuned.tie_break_loss and spec.train.tie_break_loss and "--tie-break-loss" in data.command
+    assert not tuned.balance_tasks and "--balance-tasks" not in data.command  # one task: nothing to balance
 
     pos = training.check_settings(training.TrainSettings(dataset="pos-ewt", phrases=True), limits)
     assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
@@ -344,6 +357,9 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
 
     babi = training.check_settings(training.TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
     assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
+    joint = training.check_settings(training.TrainSettings(tasks=[3, 1], balance_tasks=True), limits)
+    command = training.train_command(joint, training.task_spec(joint.tasks), None)
+    assert joint.balance_tasks and "--task babi:1,3" in command and "--balance-tasks" in command
 
     monkeypatch.setattr(training, "glove_available", lambda: False)
     with pytest.raises(training.TrainError, match="requirements-train.txt"):
