@@ -26,7 +26,7 @@ from dmn.evaluate import (
 )
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
-from dmn.train import RunSpec, TrainConfig, TrainingRun, validation_set
+from dmn.train import VAL_SPLITS, RunSpec, TrainConfig, TrainingRun, validation_set
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"{defaults.patience}); 0 turns early stopping off: every epoch is run",
     )
     p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--val-split",
+        choices=VAL_SPLITS,
+        default=defaults.val_split,
+        help="bAbI: hold out whole stories for validation (default), or single questions, as runs made before "
+        "the story split did (their other questions, with the same facts, stay in training)",
+    )
     p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
     p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
     p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
@@ -261,6 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             task_repeats=dict(args.repeat_task),
             lr_decay=args.lr_decay,
             tie_break_loss=args.tie_break_loss,
+            val_split=args.val_split,
             weight_average=args.weight_average,
             seed=args.seed,
         ),

@@ -60,6 +60,8 @@ class Example:
     answer: the answer as a word sequence ("apple,football" -> ["apple", "football"]), or for
         tagging one tag per fact.
     supporting: indices into `context` of the supporting facts, in the order the data gives them.
+    story: the number of its story in its file: the questions of one bAbI story share it and their
+        contexts overlap, so validation holds out whole stories (-1: an example of its own).
     """
 
     context: list[list[str]]
@@ -67,6 +69,7 @@ class Example:
     answer: list[str]
     supporting: list[int] = field(default_factory=list)
     task: str = ""
+    story: int = -1
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
     examples: list[Example] = []
     facts: list[list[str]] = []
     fact_index: dict[int, int] = {}  # line id -> index into facts
-    last_id = 0
+    last_id, story = 0, -1
     for lineno, line in enumerate(_read_lines(path), 1):
         if not line.strip():
             continue
@@ -124,7 +127,7 @@ def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
             raise fail("expected '<id> <text>'")
         line_id = int(head)
         if line_id == 1:
-            facts, fact_index = [], {}
+            facts, fact_index, story = [], {}, story + 1
         elif line_id != last_id + 1:
             raise fail(f"line id {line_id} does not follow {last_id}")
         last_id = line_id
@@ -151,6 +154,7 @@ def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
                 answer=[w for words in answer_words for w in words],
                 supporting=supporting,
                 task=task,
+                story=story,
             )
         )
     if not examples:

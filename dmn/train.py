@@ -40,6 +40,7 @@ class TrainConfig:
     weight_average: float = 0.0  # > 0: validate and keep a moving average of the weights with this decay
     seed: int = 0
     val_fraction: float = 0.1
+    val_split: str = "story"  # hold out whole bAbI stories ("question": single questions, as runs before it did)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,18 +108,40 @@ def repeat_tasks(examples: Sequence[Example], repeats: dict[str, int]) -> list[E
     return [ex for task, task_examples in by_task.items() for ex in task_examples * repeats.get(task, 1)]
 
 
-def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out `fraction` of each task's training examples (a seeded random choice)."""
+VAL_SPLITS = ("story", "question")
+
+
+def split_validation(
+    examples: Sequence[Example], fraction: float, seed: int, by: str = "story"
+) -> tuple[list[Example], list[Example]]:
+    """Hold out `fraction` of each task's training examples (a seeded random choice).
+
+    by="story": whole stories are held out. The questions of one bAbI story share its facts and
+    often its question and answer (70% of task 2's held-out questions had a twin in training), so
+    holding out single questions (by="question", how runs before it were validated) lets memorising
+    look like generalising. A task with only one story falls back to single questions.
+    """
+    if by not in VAL_SPLITS:
+        raise ValueError(f"the validation split is by {' or '.join(VAL_SPLITS)}, not {by!r}")
     rng = random.Random(seed)
-    by_task = _by_task(examples)
     train, val = [], []
-    for task_examples in by_task.values():
-        shuffled = list(task_examples)
-        rng.shuffle(shuffled)
-        n_val = max(1, round(len(shuffled) * fraction)) if len(shuffled) > 1 else 0
-        val += shuffled[:n_val]
-        train += shuffled[n_val:]
+    for task_examples in _by_task(examples).values():
+        groups = _by_story(task_examples) if by == "story" else []
+        if len(groups) < 2:
+            groups = [[ex] for ex in task_examples]
+        rng.shuffle(groups)
+        n_val = max(1, round(len(groups) * fraction)) if len(groups) > 1 else 0
+        val += [ex for group in groups[:n_val] for ex in group]
+        train += [ex for group in groups[n_val:] for ex in group]
     return train, val
+
+
+def _by_story(examples: Sequence[Example]) -> list[list[Example]]:
+    """The examples grouped by story, in order; an example with no story (-1) is a group of its own."""
+    groups: dict[object, list[Example]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(ex.story if ex.story >= 0 else ("own", i), []).append(ex)
+    return list(groups.values())
 
 
 SENTENCE_FAMILIES = ("sst", "pos")  # one sentence per example, every word a fact; validated on the official dev set
@@ -133,7 +156,8 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     else:
         train = config.get("train", {})
         examples = load_task(task, "train", config.get("size", "1k"), data_dir)
-        examples = split_validation(examples, train.get("val_fraction", 0.1), train.get("seed", 0))[1]
+        split = train.get("val_split", "question")  # runs before the story split held out single questions
+        examples = split_validation(examples, train.get("val_fraction", 0.1), train.get("seed", 0), split)[1]
     expected = metrics.get("data", {}).get("validation_examples")
     if expected != len(examples):
         raise ValueError(
@@ -400,7 +424,7 @@ class TrainingRun:
             self.val_examples = _first_of_each_task(load_task(spec.task, "dev", data_dir=data_dir), spec.limit)
         else:
             self.train_examples, self.val_examples = split_validation(
-                examples, spec.train.val_fraction, spec.train.seed
+                examples, spec.train.val_fraction, spec.train.seed, spec.train.val_split
             )
         self.vocab = Vocab.build(
             examples, lowercase=family != "pos", signatures=spec.word_signatures, chars=spec.char_features
@@ -464,6 +488,7 @@ class TrainingRun:
             "size": (start.config.get("size"), self.spec.size),
             "seed": (trained.get("seed"), self.spec.train.seed),
             "validation fraction": (trained.get("val_fraction"), self.spec.train.val_fraction),
+            "validation split by": (trained.get("val_split", "question"), self.spec.train.val_split),
             "training questions": (data.get("train_examples"), len(self.train_examples)),
             "validation questions": (data.get("validation_examples"), len(self.val_examples)),
         }

@@ -47,7 +47,8 @@ def test_train_writes_a_complete_checkpoint(trained):
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "model.safetensors", "vocab.json"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["test_accuracy"]) == {"babi:1"}
-    assert metrics["data"]["train_examples"] == 54 and metrics["data"]["validation_examples"] == 6
+    # 60 questions are 12 stories of 5: one whole story is held out for validation
+    assert metrics["data"]["train_examples"] == 55 and metrics["data"]["validation_examples"] == 5
     assert metrics["command"].startswith("python -m dmn train --task babi:1")
     assert "1 single supporting fact" in result.stdout
 
@@ -173,6 +174,8 @@ def test_repeat_task_and_tie_break_reach_the_training_settings(tmp_path, capsys,
             "--tie-break-loss", "--init-from", "runs/start", "--out", str(tmp_path / "x")]  # fmt: skip
     assert main(args) == 2
     assert specs[0].train.task_repeats == {"babi:17": 4, "babi:19": 2} and specs[0].train.tie_break_loss
+    assert specs[0].train.val_split == "story"
+    assert main([*args, "--val-split", "question"]) == 2 and specs[1].train.val_split == "question"
     assert specs[0].init_from == "runs/start"
     for bad in ("babi:17", "babi:17=0", "=3"):
         with pytest.raises(SystemExit):

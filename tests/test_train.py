@@ -49,6 +49,31 @@ def test_split_validation_holds_out_a_share_of_every_task():
     assert not {id(e) for e in train} & {id(e) for e in val}
 
 
+def test_validation_holds_out_whole_stories_of_the_real_files(data_dir):
+    """A bAbI story's questions share its facts (and often a question and its answer): none of a
+    held-out story may be in training. Holding out single questions leaks them."""
+    examples = load_task("babi:2,17", "train", "1k", data_dir)
+    train, val = split_validation(examples, 0.1, seed=0)
+    for task, stories in (("babi:2", 200), ("babi:17", 125)):
+        assert len({ex.story for ex in examples if ex.task == task}) == stories
+    held_out = {(ex.task, ex.story) for ex in val}
+    assert len(held_out) == 20 + 12 and not held_out & {(ex.task, ex.story) for ex in train}
+    assert (len(train), len(val)) == (1804, 196)  # task 2: 20 stories of 5 questions; task 17: 12 of 8
+    assert split_validation(examples, 0.1, seed=0) == (train, val)  # seeded
+    _, by_question = split_validation(examples, 0.1, seed=0, by="question")
+    assert len(by_question) == 200 and {(ex.task, ex.story) for ex in by_question} & {
+        (ex.task, ex.story) for ex in train
+    }
+    with pytest.raises(ValueError, match="by story or question"):
+        split_validation(examples, 0.1, seed=0, by="sentence")
+
+
+def test_a_task_of_one_story_is_split_by_question():
+    one_story = [dataclasses.replace(ex, story=0) for ex in toy_examples(20)]
+    train, val = split_validation(one_story, 0.1, seed=0)
+    assert (len(train), len(val)) == (18, 2)
+
+
 def test_balance_tasks_repeats_the_smaller_tasks():
     examples = toy_examples(60)  # toy:0 and toy:1, 30 each
     small = [dataclasses.replace(ex, task="toy:small") for ex in toy_examples(3)]
@@ -225,6 +250,9 @@ def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_
     other_split = dataclasses.replace(spec(init_from=str(tmp_path / "first")), train=TrainConfig(seed=1))
     with pytest.raises(ValueError, match="another validation split: seed 0 \\(this run: 1\\)"):
         TrainingRun(other_split, examples=examples)
+    by_question = dataclasses.replace(spec(init_from=str(tmp_path / "first")), train=TrainConfig(val_split="question"))
+    with pytest.raises(ValueError, match="validation split by story \\(this run: question\\)"):
+        TrainingRun(by_question, examples=examples)
     with pytest.raises(ValueError, match="other model settings: hidden 12 \\(this run: 16\\)"):
         TrainingRun(dataclasses.replace(spec(init_from=str(tmp_path / "first")), hidden=16), examples=examples)
     renamed = [dataclasses.replace(ex, question=["where", "is", "bill"]) for ex in examples]  # same split, new word
@@ -247,8 +275,12 @@ def test_gate_accuracy_counts_the_passes_that_have_a_supporting_fact():
 
 
 def test_validation_set_rebuilds_the_held_out_split_and_refuses_a_subset(data_dir):
-    config = {"task": "babi:1", "size": "1k", "train": {"seed": 3, "val_fraction": 0.1}}
+    config = {"task": "babi:1", "size": "1k", "train": {"seed": 3, "val_fraction": 0.1, "val_split": "story"}}
     rebuilt = validation_set(config, {"data": {"validation_examples": 100}}, data_dir)
-    assert rebuilt == split_validation(load_task("babi:1", "train", "1k", data_dir), 0.1, seed=3)[1]
+    examples = load_task("babi:1", "train", "1k", data_dir)
+    assert rebuilt == split_validation(examples, 0.1, seed=3)[1]
+    del config["train"]["val_split"]  # a run from before the story split held out single questions
+    older = validation_set(config, {"data": {"validation_examples": 100}}, data_dir)
+    assert older == split_validation(examples, 0.1, seed=3, by="question")[1] != rebuilt
     with pytest.raises(ValueError, match="validated on 6 questions, the rebuilt split has 100"):
         validation_set(config, {"data": {"validation_examples": 6}}, data_dir)
