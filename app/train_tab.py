@@ -54,8 +54,9 @@ are what gate supervision trains the attention towards):
 1 Sandra travelled to the office.
 2 Where is Sandra?	office	1
 ```
-The file is checked when you upload it; a malformed line is named. 10% of the questions are held
-out to measure validation accuracy; there is no test set for your own file."""
+The file is checked when you upload it; a malformed line is named. 10% of the stories (all their
+questions) are held out to measure validation accuracy, or 10% of the questions when the file
+holds a single story; there is no test set for your own file."""
 
 EMPTY_PROGRESS = (
     "<div class='dmn-progress'><div class='dmn-progress-head'><span>No run yet: choose the settings and press "
