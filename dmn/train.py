@@ -136,6 +136,12 @@ def split_validation(
     return train, val
 
 
+def trained_val_split(train: dict) -> str:
+    """How a checkpoint's run split its validation set, from its saved train settings: runs before
+    the story split have no `val_split` and held out single questions."""
+    return train.get("val_split", "question")
+
+
 def _by_story(examples: Sequence[Example]) -> list[list[Example]]:
     """The examples grouped by story, in order; an example with no story (-1) is a group of its own."""
     groups: dict[object, list[Example]] = {}
@@ -156,8 +162,9 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     else:
         train = config.get("train", {})
         examples = load_task(task, "train", config.get("size", "1k"), data_dir)
-        split = train.get("val_split", "question")  # runs before the story split held out single questions
-        examples = split_validation(examples, train.get("val_fraction", 0.1), train.get("seed", 0), split)[1]
+        examples = split_validation(
+            examples, train.get("val_fraction", 0.1), train.get("seed", 0), trained_val_split(train)
+        )[1]
     expected = metrics.get("data", {}).get("validation_examples")
     if expected != len(examples):
         raise ValueError(
@@ -488,7 +495,7 @@ class TrainingRun:
             "size": (start.config.get("size"), self.spec.size),
             "seed": (trained.get("seed"), self.spec.train.seed),
             "validation fraction": (trained.get("val_fraction"), self.spec.train.val_fraction),
-            "validation split by": (trained.get("val_split", "question"), self.spec.train.val_split),
+            "validation split by": (trained_val_split(trained), self.spec.train.val_split),
             "training questions": (data.get("train_examples"), len(self.train_examples)),
             "validation questions": (data.get("validation_examples"), len(self.val_examples)),
         }

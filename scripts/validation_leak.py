@@ -14,8 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmn.data import BABI_TASK_NAMES, load_babi  # noqa: E402
+from dmn.data import BABI_TASK_NAMES, Example, load_babi  # noqa: E402
 from dmn.train import VAL_SPLITS, split_validation  # noqa: E402
+
+
+def _twin(ex: Example) -> tuple:
+    """What a question shares with its twin: the story, the question and the answer."""
+    return ex.story, tuple(ex.question), tuple(ex.answer)
 
 
 def main() -> None:
@@ -30,10 +35,9 @@ def main() -> None:
         cells = []
         for by in VAL_SPLITS:
             train, val = split_validation(examples, 0.1, args.seed, by)
-            stories = {ex.story for ex in train}
-            twins = {(ex.story, tuple(ex.question), tuple(ex.answer)) for ex in train}
+            stories, twins = {ex.story for ex in train}, {_twin(ex) for ex in train}
             seen = sum(ex.story in stories for ex in val) / len(val)
-            twin = sum((ex.story, tuple(ex.question), tuple(ex.answer)) in twins for ex in val) / len(val)
+            twin = sum(_twin(ex) in twins for ex in val) / len(val)
             cells.append(f"{seen:>25.0%} / {twin:>4.0%}")
         print(f"{task:<3}{BABI_TASK_NAMES[task]:<29}" + "".join(cells))
 
