@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dmn import kernels
 from dmn.data import Batch
 
 # Switches that make up each named variant; every part can also be set on its own.
@@ -121,7 +122,8 @@ class GRU(nn.Module):
 
     A step is so small that the number of operations, not their arithmetic, sets its time. So the
     input projections W x of all steps are one matrix product (`project`), and `stepper` lays out
-    U once per sequence for a step of five fused operations.
+    U once per sequence for a step of five fused operations. A whole sequence (`forward`) runs as
+    one operation in the fused kernel of dmn/kernels on the CPU, else in PyTorch's GRU kernel.
     """
 
     def __init__(self, input_size: int, hidden: int, update_gate: bool = True) -> None:
@@ -135,8 +137,10 @@ class GRU(nn.Module):
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [..., input] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]), with
         U's r and z biases folded into the first."""
+        return self._split(self.W(x))
+
+    def _split(self, Wx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         H = self.hidden
-        Wx = self.W(x)
         return Wx[..., :-H] + self.U.bias[:-H], Wx[..., -H:]
 
     def stepper(self) -> Callable[[tuple[torch.Tensor, torch.Tensor], torch.Tensor], torch.Tensor]:
@@ -155,17 +159,29 @@ class GRU(nn.Module):
 
         return step
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, gate: torch.Tensor | None = None, Wx: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """x [B, T, input] -> the state after every step from h_0 = 0, [B, T, H].
 
-        The same equations as `stepper`, run by PyTorch's own GRU kernel (torch.gru, which lays out
-        W and U as we do): one call for the whole sequence instead of five operations a step."""
-        if not self.update_gate:
-            raise ValueError("a whole sequence runs the full GRU; the episode's gated step uses stepper()")
-        h0 = x.new_zeros(1, x.size(0), self.hidden)
-        weights = (self.W.weight, self.U.weight, self.W.bias, self.U.bias)
-        states, _ = torch.gru(x, h0, weights, True, 1, 0.0, self.training, False, True)
-        return states
+        gate [B, T] scales every step, h_t = g_t * GRU(x_t, h_{t-1}) + (1 - g_t) * h_{t-1} (the
+        DMN's episode). Wx: the caller's W x + b [B, T, n_gates*H], which saves projecting x again.
+        Runs the fused kernel on the CPU; else PyTorch's own GRU kernel (torch.gru, which lays out
+        W and U as we do) for a plain GRU, or the `stepper`'s five operations a step.
+        """
+        if kernels.usable(x):
+            h0 = x.new_zeros(x.size(0), self.hidden)
+            return kernels.gru_sequence(self.W(x) if Wx is None else Wx, self.U.weight, self.U.bias, h0, gate)
+        if gate is None and self.update_gate:
+            h0 = x.new_zeros(1, x.size(0), self.hidden)
+            weights = (self.W.weight, self.U.weight, self.W.bias, self.U.bias)
+            return torch.gru(x, h0, weights, True, 1, 0.0, self.training, False, True)[0]
+        step, h, states = self.stepper(), x.new_zeros(x.size(0), self.hidden), []
+        gates = gate.unsqueeze(-1).unbind(1) if gate is not None else [None] * x.size(1)
+        for Wx_t, g_t in zip(_steps(self._split(self.W(x) if Wx is None else Wx)), gates, strict=True):
+            h = step(Wx_t, h) if g_t is None else torch.lerp(h, step(Wx_t, h), g_t)
+            states.append(h)
+        return torch.stack(states, 1)
 
 
 def _steps(projected: tuple[torch.Tensor, torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -375,21 +391,17 @@ class EpisodicMemory(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
         prepared = self.gate.prepare(c, q)
-        Wc = list(_steps(self.episode_gru.project(c)))  # W c_t for every fact, the same on every pass
-        episode_step = self.episode_gru.stepper()
+        Wc = self.episode_gru.W(c)  # W c_t + b for every fact, the same on every pass
         memory_step = self.memory_gru.stepper() if self.kind == "gru" else None
         m, gates = q, []
         for i in range(passes):
-            g = self.gate(c, m, prepared, mask).unsqueeze(-1)  # [B, F, 1]
-            h = torch.zeros_like(q)
-            for Wc_t, g_t in zip(Wc, g.unbind(1), strict=True):
-                h = torch.lerp(h, episode_step(Wc_t, h), g_t)  # g * GRU(c, h) + (1 - g) * h
-            e = h  # [B, H]
+            g = self.gate(c, m, prepared, mask)  # [B, F]
+            e = self.episode_gru(c, gate=g, Wx=Wc)[:, -1]  # h_T: padded facts (g = 0) leave h as it was
             if memory_step is not None:
                 m = memory_step(self.memory_gru.project(e), m)
             else:
                 m = F.relu(self.W_t[i](torch.cat([m, e, q], -1)))
-            gates.append(g.squeeze(-1))
+            gates.append(g)
         return m, torch.stack(gates, 1)
 
 

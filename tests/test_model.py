@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dmn.data import PAD, UNK, Example, Vocab, make_batch
-from dmn.model import DMN, GRU, VARIANTS, DMNConfig, InputModule
+from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
 
 STORIES = [
     Example(
@@ -107,21 +107,6 @@ def test_config_rejects_unknown_parts():
         DMNConfig.from_dict({"vocab_size": 10, "answer_size": 5, "colour": "red"})
     assert DMNConfig(10, 5, **VARIANTS["dmn+"]).variant == "dmn+"
     assert DMNConfig(10, 5, **ALL_PARTS[2]).variant == "custom"
-
-
-def test_gru_over_a_sequence_takes_the_same_steps_as_its_stepper():
-    """forward runs PyTorch's GRU kernel on our weights; it must equal the written-out equations."""
-    torch.manual_seed(0)
-    gru = GRU(6, 5)
-    x = torch.randn(3, 4, 6)
-    step, h, expected = gru.stepper(), torch.zeros(3, 5), []
-    for t in range(4):
-        Wx_t = tuple(part[:, t] for part in gru.project(x))
-        h = step(Wx_t, h)
-        expected.append(h)
-    torch.testing.assert_close(gru(x), torch.stack(expected, 1))
-    with pytest.raises(ValueError, match="stepper"):
-        GRU(6, 5, update_gate=False)(x)
 
 
 def test_positional_encoding_is_the_paper_s_weighted_sum():

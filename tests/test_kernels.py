@@ -1,0 +1,78 @@
+"""The fused GRU kernel (dmn/kernels) against the GRU's written-out equations, values and gradients."""
+
+import pytest
+import torch
+
+from dmn import kernels
+from dmn.model import GRU, VARIANTS
+from tests.test_model import build
+
+PATHS = ["pytorch", "fused"]
+
+
+def _path(name: str):
+    if name == "fused" and not kernels.available():
+        pytest.skip("the fused GRU kernel could not be built here (no C++ compiler?)")
+    return kernels.enabled(name == "fused")
+
+
+def _written_out(gru: GRU, x: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+    """The reference: the stepper's equations, one step at a time, each step scaled by the gate."""
+    step, h, states = gru.stepper(), torch.zeros(x.size(0), gru.hidden, dtype=x.dtype), []
+    Wx = gru.project(x)
+    for t in range(x.size(1)):
+        new = step((Wx[0][:, t], Wx[1][:, t]), h)
+        h = new if gate is None else gate[:, t : t + 1] * new + (1 - gate[:, t : t + 1]) * h
+        states.append(h)
+    return torch.stack(states, 1)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("update_gate", [True, False])
+@pytest.mark.parametrize("gated", [False, True])
+def test_a_gru_sequence_follows_the_written_out_equations(path, update_gate, gated):
+    torch.manual_seed(0)
+    gru = GRU(6, 5, update_gate=update_gate)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.normal_()  # nonzero biases too, so that every term is checked
+    x = torch.randn(3, 4, 6, requires_grad=True)
+    gate = torch.rand(3, 4, requires_grad=True) if gated else None
+    inputs = [x, *gru.parameters(), *([gate] if gated else [])]
+    expected = _written_out(gru, x, gate)
+    weights = torch.randn_like(expected)  # a loss that reaches every state differently
+    expected_grads = torch.autograd.grad((expected * weights).sum(), inputs)
+    with _path(path):
+        states = gru(x, gate=gate)
+        grads = torch.autograd.grad((states * weights).sum(), inputs)
+    torch.testing.assert_close(states, expected)
+    for got, want in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("variant", ["dmn", "dmn+"])
+def test_the_model_is_the_same_with_and_without_the_fused_kernel(variant):
+    """Answers, gates and every parameter's gradient agree, padding included."""
+    model, _, batch = build(VARIANTS[variant])
+    results = []
+    for path in PATHS:
+        with _path(path):
+            model.zero_grad()
+            output = model(batch)
+            model.loss(output, batch, gate_weight=1.0).backward()
+            results.append((output, [p.grad.clone() for p in model.parameters()]))
+    (torch_output, torch_grads), (fused_output, fused_grads) = results
+    torch.testing.assert_close(fused_output.logits, torch_output.logits)
+    torch.testing.assert_close(fused_output.gates, torch_output.gates)
+    for got, want in zip(fused_grads, torch_grads, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_the_kernel_serves_only_float32_cpu_tensors_and_can_be_switched_off():
+    if not kernels.available():
+        pytest.skip("the fused GRU kernel could not be built here")
+    assert kernels.usable(torch.zeros(1))
+    assert not kernels.usable(torch.zeros(1, dtype=torch.float64))
+    with kernels.enabled(False):
+        assert not kernels.usable(torch.zeros(1))
+    assert kernels.usable(torch.zeros(1))
