@@ -121,9 +121,9 @@ class GRU(nn.Module):
         h_t = (1 - z_t) * h~_t + z_t * h_{t-1}                 (h~_t when update_gate=False)
 
     A step is so small that the number of operations, not their arithmetic, sets its time. So the
-    input projections W x of all steps are one matrix product (`project`), and `stepper` lays out
-    U once per sequence for a step of five fused operations. A whole sequence (`forward`) runs as
-    one operation in the fused kernel of dmn/kernels on the CPU, else in PyTorch's GRU kernel.
+    input projections W x of all steps are one matrix product, and a sequence (`forward`) is one
+    operation: the fused kernel of dmn/kernels on the CPU, else PyTorch's GRU kernel, or where
+    that cannot serve (a gated episode on the GPU) `stepper`, five fused operations a step.
     """
 
     def __init__(self, input_size: int, hidden: int, update_gate: bool = True) -> None:
@@ -134,17 +134,14 @@ class GRU(nn.Module):
         self.W = nn.Linear(input_size, n_gates * hidden)
         self.U = nn.Linear(hidden, n_gates * hidden)
 
-    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [..., input] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]), with
-        U's r and z biases folded into the first."""
-        return self._split(self.W(x))
-
-    def _split(self, Wx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def split(self, Wx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """W x + b [..., n_gates*H] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]),
+        with U's r and z biases folded into the first: the stepper's input."""
         H = self.hidden
         return Wx[..., :-H] + self.U.bias[:-H], Wx[..., -H:]
 
     def stepper(self) -> Callable[[tuple[torch.Tensor, torch.Tensor], torch.Tensor], torch.Tensor]:
-        """step(Wx_t, h): one step from a projected input (`project`, one time step, [B, .]) and
+        """step(Wx_t, h): one step from a projected input (`split`, one time step, [B, .]) and
         the state h [B, H]. Make it once per sequence: it holds U split and transposed."""
         H = self.hidden
         U_rz, U_n = self.U.weight[:-H].t().contiguous(), self.U.weight[-H:].t().contiguous()
@@ -160,25 +157,29 @@ class GRU(nn.Module):
         return step
 
     def forward(
-        self, x: torch.Tensor, gate: torch.Tensor | None = None, Wx: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        gate: torch.Tensor | None = None,
+        Wx: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x [B, T, input] -> the state after every step from h_0 = 0, [B, T, H].
+        """x [B, T, input] -> the state after every step [B, T, H], from h0 [B, H] (default 0).
 
         gate [B, T] scales every step, h_t = g_t * GRU(x_t, h_{t-1}) + (1 - g_t) * h_{t-1} (the
         DMN's episode). Wx: the caller's W x + b [B, T, n_gates*H], which saves projecting x again.
         Runs the fused kernel on the CPU; else PyTorch's own GRU kernel (torch.gru, which lays out
         W and U as we do) for a plain GRU, or the `stepper`'s five operations a step.
         """
-        if kernels.usable(x):
+        if h0 is None:
             h0 = x.new_zeros(x.size(0), self.hidden)
+        if kernels.usable(x):
             return kernels.gru_sequence(self.W(x) if Wx is None else Wx, self.U.weight, self.U.bias, h0, gate)
         if gate is None and self.update_gate:
-            h0 = x.new_zeros(1, x.size(0), self.hidden)
             weights = (self.W.weight, self.U.weight, self.W.bias, self.U.bias)
-            return torch.gru(x, h0, weights, True, 1, 0.0, self.training, False, True)[0]
-        step, h, states = self.stepper(), x.new_zeros(x.size(0), self.hidden), []
+            return torch.gru(x, h0.unsqueeze(0), weights, True, 1, 0.0, self.training, False, True)[0]
+        step, h, states = self.stepper(), h0, []
         gates = gate.unsqueeze(-1).unbind(1) if gate is not None else [None] * x.size(1)
-        for Wx_t, g_t in zip(_steps(self._split(self.W(x) if Wx is None else Wx)), gates, strict=True):
+        for Wx_t, g_t in zip(_steps(self.split(self.W(x) if Wx is None else Wx)), gates, strict=True):
             h = step(Wx_t, h) if g_t is None else torch.lerp(h, step(Wx_t, h), g_t)
             states.append(h)
         return torch.stack(states, 1)
@@ -308,6 +309,12 @@ class QuestionModule(nn.Module):
 # Episodic memory module
 
 
+class GatePrelude(NamedTuple):
+    W1_q_z: torch.Tensor  # [B, F, H] W1_q z_q + b1, the features without m
+    cWb: torch.Tensor  # [B, F, H] c W_b for the bilinear m term ("sigmoid"), else c
+    padding: torch.Tensor  # [B, F] True on padded facts
+
+
 class AttentionGate(nn.Module):
     """g_t^i = G(c_t, m^{i-1}, q): how much fact t matters on pass i.
 
@@ -330,32 +337,26 @@ class AttentionGate(nn.Module):
         self.W1_m = nn.Linear(3 * H + 1 if sigmoid else 2 * H, H, bias=False)  # [m, c*m, |c-m|, c W_b m]
         self.W2 = nn.Linear(H, 1)
 
-    def prepare(self, c: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The pass-independent part: W1_q z_q + b1 [B, F, H], and c W_b (or c) for the m terms."""
+    def prepare(self, c: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> GatePrelude:
+        """The pass-independent part: W1_q z_q + b1 [B, F, H], c W_b (or c) for the m terms, and
+        the padding [B, F] (mask [B, F] is True on real facts)."""
         q = q.unsqueeze(1).expand_as(c)
         if self.kind == "sigmoid":
             cWb = c @ self.W_b  # [B, F, H]
             z_q = [c, q, c * q, (c - q).abs(), (cWb * q).sum(-1, keepdim=True)]
-            return self.W1_q(torch.cat(z_q, -1)), cWb
-        return self.W1_q(torch.cat([c * q, (c - q).abs()], -1)), c
+            return GatePrelude(self.W1_q(torch.cat(z_q, -1)), cWb, ~mask)
+        return GatePrelude(self.W1_q(torch.cat([c * q, (c - q).abs()], -1)), c, ~mask)
 
-    def forward(
-        self,
-        c: torch.Tensor,
-        m: torch.Tensor,
-        prepared: tuple[torch.Tensor, torch.Tensor],
-        mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """c [B, F, H], m [B, H], mask [B, F] -> gates [B, F], zero on padding."""
-        W1_q_z, cWb = prepared
-        m = m.unsqueeze(1).expand_as(c)
+    def forward(self, c: torch.Tensor, m: torch.Tensor, prepared: GatePrelude) -> torch.Tensor:
+        """c [B, F, H], m [B, H] -> gates [B, F], zero on padding."""
+        m = m.unsqueeze(1)  # [B, 1, H], broadcast over the facts
         z_m = [c * m, (c - m).abs()]
         if self.kind == "sigmoid":
-            z_m = [m, *z_m, (cWb * m).sum(-1, keepdim=True)]
-        Z = self.W2(torch.tanh(W1_q_z + self.W1_m(torch.cat(z_m, -1)))).squeeze(-1)  # [B, F]
+            z_m = [m.expand_as(c), *z_m, (prepared.cWb * m).sum(-1, keepdim=True)]
+        Z = self.W2(torch.tanh(prepared.W1_q_z + self.W1_m(torch.cat(z_m, -1)))).squeeze(-1)  # [B, F]
         if self.kind == "sigmoid":
-            return torch.sigmoid(Z) * mask
-        return torch.softmax(Z.masked_fill(~mask, float("-inf")), dim=-1)
+            return torch.sigmoid(Z).masked_fill(prepared.padding, 0.0)
+        return torch.softmax(Z.masked_fill(prepared.padding, float("-inf")), dim=-1)
 
 
 class EpisodicMemory(nn.Module):
@@ -390,15 +391,15 @@ class EpisodicMemory(nn.Module):
         self, c: torch.Tensor, q: torch.Tensor, mask: torch.Tensor, passes: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
-        prepared = self.gate.prepare(c, q)
+        prepared = self.gate.prepare(c, q, mask)
         Wc = self.episode_gru.W(c)  # W c_t + b for every fact, the same on every pass
-        memory_step = self.memory_gru.stepper() if self.kind == "gru" else None
+        h0 = torch.zeros_like(q)
         m, gates = q, []
         for i in range(passes):
-            g = self.gate(c, m, prepared, mask)  # [B, F]
-            e = self.episode_gru(c, gate=g, Wx=Wc)[:, -1]  # h_T: padded facts (g = 0) leave h as it was
-            if memory_step is not None:
-                m = memory_step(self.memory_gru.project(e), m)
+            g = self.gate(c, m, prepared)  # [B, F]
+            e = self.episode_gru(c, h0, gate=g, Wx=Wc)[:, -1]  # h_T: padded facts (g = 0) leave h as it was
+            if self.kind == "gru":
+                m = self.memory_gru(e.unsqueeze(1), m)[:, 0]
             else:
                 m = F.relu(self.W_t[i](torch.cat([m, e, q], -1)))
             gates.append(g)
@@ -427,10 +428,9 @@ class AnswerModule(nn.Module):
         """m [B, H], inputs [B, A, H] (q at every step, or the facts c) -> logits [B, A, V]."""
         a = m
         y = m.new_zeros(m.size(0), self.W_a.out_features)
-        step = self.gru.stepper()
         logits = []
         for x in inputs.unbind(1):
-            a = step(self.gru.project(torch.cat([y, x], -1)), a)
+            a = self.gru(torch.cat([y, x], -1).unsqueeze(1), a)[:, 0]
             logits.append(self.W_a(self.dropout(a)))
             y = torch.softmax(logits[-1], -1)
         return torch.stack(logits, 1)

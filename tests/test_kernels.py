@@ -16,10 +16,10 @@ def _path(name: str):
     return kernels.enabled(name == "fused")
 
 
-def _written_out(gru: GRU, x: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+def _written_out(gru: GRU, x: torch.Tensor, h0: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
     """The reference: the stepper's equations, one step at a time, each step scaled by the gate."""
-    step, h, states = gru.stepper(), torch.zeros(x.size(0), gru.hidden, dtype=x.dtype), []
-    Wx = gru.project(x)
+    step, h, states = gru.stepper(), h0, []
+    Wx = gru.split(gru.W(x))
     for t in range(x.size(1)):
         new = step((Wx[0][:, t], Wx[1][:, t]), h)
         h = new if gate is None else gate[:, t : t + 1] * new + (1 - gate[:, t : t + 1]) * h
@@ -30,21 +30,25 @@ def _written_out(gru: GRU, x: torch.Tensor, gate: torch.Tensor | None) -> torch.
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("update_gate", [True, False])
 @pytest.mark.parametrize("gated", [False, True])
-def test_a_gru_sequence_follows_the_written_out_equations(path, update_gate, gated):
+@pytest.mark.parametrize("batch", [3, 9])  # the kernel computes U h itself for a few rows, with BLAS for more
+def test_a_gru_sequence_follows_the_written_out_equations(path, update_gate, gated, batch):
     torch.manual_seed(0)
     gru = GRU(6, 5, update_gate=update_gate)
     with torch.no_grad():
         for p in gru.parameters():
             p.normal_()  # nonzero biases too, so that every term is checked
-    x = torch.randn(3, 4, 6, requires_grad=True)
-    gate = torch.rand(3, 4, requires_grad=True) if gated else None
-    inputs = [x, *gru.parameters(), *([gate] if gated else [])]
-    expected = _written_out(gru, x, gate)
+    x = torch.randn(batch, 4, 6, requires_grad=True)
+    h0 = torch.randn(batch, 5, requires_grad=True)
+    gate = torch.rand(batch, 4, requires_grad=True) if gated else None
+    inputs = [x, h0, *gru.parameters(), *([gate] if gated else [])]
+    expected = _written_out(gru, x, h0, gate)
     weights = torch.randn_like(expected)  # a loss that reaches every state differently
     expected_grads = torch.autograd.grad((expected * weights).sum(), inputs)
     with _path(path):
-        states = gru(x, gate=gate)
+        states = gru(x, h0, gate=gate)
         grads = torch.autograd.grad((states * weights).sum(), inputs)
+        with torch.no_grad():  # the kernel's path without autograd
+            torch.testing.assert_close(gru(x, h0, gate=gate), expected)
     torch.testing.assert_close(states, expected)
     for got, want in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(got, want)
@@ -76,3 +80,17 @@ def test_the_kernel_serves_only_float32_cpu_tensors_and_can_be_switched_off():
     with kernels.enabled(False):
         assert not kernels.usable(torch.zeros(1))
     assert kernels.usable(torch.zeros(1))
+
+
+@pytest.mark.parametrize("batch", [3, 9])
+def test_saturated_gates_stay_finite(batch):
+    """Inputs far beyond where sigmoid and tanh saturate (the kernel is built with -ffast-math)."""
+    torch.manual_seed(0)
+    gru = GRU(6, 5)
+    x = 1000 * torch.randn(batch, 4, 6)
+    with torch.no_grad(), _path("fused"):
+        states = gru(x)
+    with torch.no_grad(), _path("pytorch"):
+        expected = gru(x)
+    assert states.isfinite().all()
+    torch.testing.assert_close(states, expected)

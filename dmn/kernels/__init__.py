@@ -104,5 +104,7 @@ def gru_sequence(
 ) -> torch.Tensor:
     """gi = W x + b_ih [B, T, G*H], U [G*H, H], b_hh [G*H], h0 [B, H], gate [B, T] or None ->
     the states h_1..h_T [B, T, H]; G = 3 with an update gate, 2 without (see gru.cpp)."""
-    empty = gi.new_empty(0)
-    return _GRUSequence.apply(gi, U, b_hh, empty if gate is None else gate, h0)
+    inputs = (gi, U, b_hh, gi.new_empty(0) if gate is None else gate, h0)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return _GRUSequence.apply(*inputs)
+    return torch.ops.dmn_gru.forward(*inputs)[0].transpose(0, 1)  # no graph to record: skip autograd's wrapper

@@ -25,8 +25,22 @@
 namespace {
 
 constexpr int64_t kRowsPerThread = 16;  // a batch row is a few hundred floats: small batches run in one thread
+constexpr int64_t kFewRows = 4;  // up to this many rows, U h is a loop here rather than a BLAS call
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+// out = bias + M x for one row x [K] and M [N, K] (row-major): N dot products.
+inline void matrix_times_row(const float* __restrict M, const float* __restrict x, const float* __restrict bias,
+                             int64_t N, int64_t K, float* __restrict out) {
+  for (int64_t j = 0; j < N; ++j) {
+    const float* row = M + j * K;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < K; ++k) sum += row[k] * x[k];
+    out[j] = bias[j] + sum;
+  }
+}
+
+// Clamped so that exp never overflows: the kernel is built with -ffast-math, which assumes no inf.
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-std::fmin(std::fmax(x, -80.0f), 80.0f))); }
 
 // One step for one row: x = gi_t [G*H], u = gh_t [G*H], a = h_{t-1} [H] -> act = (r, z, n), h = h_t.
 template <bool update>
@@ -101,12 +115,20 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& U_, con
   const float* pg = gated ? gate.data_ptr<float>() : nullptr;
   float* ps = states.data_ptr<float>();
   float* pa = acts.data_ptr<float>();
+  // A few rows (one question in the app): U h as dot products here, which costs far less than a
+  // call into the BLAS library at every step.
+  const bool few_rows = B <= kFewRows;
+  const float* pU = U.data_ptr<float>();
+  const float* pb = b_hh.data_ptr<float>();
   for (int64_t t = 0; t < T; ++t) {
-    const at::Tensor h_prev = t == 0 ? h0 : states[t - 1];
-    at::Tensor gh_t = gh[t];
-    at::addmm_out(gh_t, b_hh, h_prev, Ut);  // U h_{t-1} + b_hh  [B, G*H]
-    const float* hp = h_prev.data_ptr<float>();
-    const float* pgh = gh_t.data_ptr<float>();
+    const float* hp = t == 0 ? h0.data_ptr<float>() : ps + (t - 1) * B * H;
+    float* pgh = gh.data_ptr<float>() + t * B * GH;
+    if (few_rows) {
+      for (int64_t b = 0; b < B; ++b) matrix_times_row(pU, hp + b * H, pb, GH, H, pgh + b * GH);
+    } else {
+      at::Tensor gh_t = gh[t];
+      at::addmm_out(gh_t, b_hh, t == 0 ? h0 : states[t - 1], Ut);  // U h_{t-1} + b_hh  [B, G*H]
+    }
     at::parallel_for(0, B, kRowsPerThread, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
         const float g = gated ? pg[b * T + t] : 1.0f;
