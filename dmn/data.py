@@ -650,38 +650,21 @@ def make_batch(
     <eos> markers and each fact ends at its word. tagging: the answer is one tag per fact, with
     no end-of-answer token.
     """
-    eos = vocab.word_index[EOS]
-    contexts = [[vocab.encode(fact) for fact in ex.context[-max_facts:]] for ex in examples]
-    n_facts = max(1, max(len(c) for c in contexts))
-    n_words = max(1, max((len(f) for c in contexts for f in c), default=1))
-    marker = 0 if word_facts else 1
-    story_len = max(1, max(sum(len(f) + marker for f in c) for c in contexts))
+    contexts = [ex.context[-max_facts:] for ex in examples]
+    layout = _fact_layout(contexts, vocab, story_markers=not word_facts)
     questions = [vocab.encode(ex.question) or [vocab.word_index[UNK]] for ex in examples]
-    answers = []
+    answers, supporting = [], []
     for ex, context in zip(examples, contexts, strict=True):
+        dropped = len(ex.context) - len(context)
         if tagging:  # the tags of the facts that were kept
-            answers.append([vocab.answer_index.get(w, IGNORE) for w in ex.answer[len(ex.context) - len(context) :]])
+            answers.append([vocab.answer_index.get(w, IGNORE) for w in ex.answer[dropped:]])
         else:
             answers.append([vocab.answer_index.get(w, IGNORE) for w in ex.answer] + [vocab.answer_index[EOS]])
-    n_support = max(1, max(len(ex.supporting) for ex in examples))
-
-    facts, fact_mask, story, fact_ends, supporting = [], [], [], [], []
-    for ex, context in zip(examples, contexts, strict=True):
-        facts.append([f + [0] * (n_words - len(f)) for f in context])
-        facts[-1] += [[0] * n_words] * (n_facts - len(context))
-        fact_mask.append([True] * len(context) + [False] * (n_facts - len(context)))
-        words, ends = [], []
-        for f in context:
-            words += f + [eos] * marker
-            ends.append(len(words) - 1)  # the fact's <eos>, or its (only) word
-        story.append(words + [0] * (story_len - len(words)))
-        fact_ends.append(ends + [0] * (n_facts - len(ends)))
-        dropped = len(ex.context) - len(context)
-        support = [s - dropped if s >= dropped else -1 for s in ex.supporting]
-        supporting.append(support + [-1] * (n_support - len(support)))
+        supporting.append([s - dropped if s >= dropped else -1 for s in ex.supporting])
     chars = None
     if vocab.chars:
-        spellings = [[[vocab.encode_chars(w) for w in fact] for fact in ex.context[-max_facts:]] for ex in examples]
+        spellings = [[[vocab.encode_chars(w) for w in fact] for fact in context] for context in contexts]
+        n_facts, n_words = layout["facts"].shape[1:]
         n_chars = max(1, max((len(w) for s in spellings for f in s for w in f), default=1))
         no_word, no_fact = [0] * n_chars, [[0] * n_chars] * n_words
         rows = [
@@ -691,21 +674,57 @@ def make_batch(
         ]
         chars = _tensor(rows)
     return Batch(
-        facts=_tensor(facts),
-        fact_mask=_tensor(fact_mask, bool),
-        story=_tensor(story),
-        fact_ends=_tensor(fact_ends),
+        **{name: torch.from_numpy(array) for name, array in layout.items()},
         question=_pad(questions, 0),
         question_lengths=_tensor([len(q) for q in questions]),
         answer=_pad(answers, IGNORE),
-        supporting=_tensor(supporting),
+        supporting=_pad(supporting, -1),
         examples=list(examples),
         chars=chars,
     )
 
 
+def _fact_layout(contexts: list[list[list[str]]], vocab: Vocab, story_markers: bool) -> dict[str, np.ndarray]:
+    """The facts of each story laid out four ways: facts [B, F, W] word ids, fact_mask [B, F],
+    story [B, L] (the facts' words in a row, each fact closed by <eos> with story_markers) and
+    fact_ends [B, F] (the position in `story` of each fact's <eos>, or its last word). Every
+    token is placed by index arithmetic over the whole batch at once."""
+    B = len(contexts)
+    fact_counts = np.array([len(c) for c in contexts], dtype=np.int64)  # [B]
+    fact_words = [f for c in contexts for f in c]  # every fact of the batch, in order
+    word_counts = np.array([len(f) for f in fact_words], dtype=np.int64)  # [all facts]
+    ids = np.array(vocab.encode([w for f in fact_words for w in f]), dtype=np.int64)  # [all words]
+    n_facts = max(1, int(fact_counts.max(initial=0)))
+    n_words = max(1, int(word_counts.max(initial=0)))
+
+    story_of_fact = np.repeat(np.arange(B), fact_counts)  # [all facts]
+    fact_index = np.arange(len(fact_words)) - np.repeat(np.cumsum(fact_counts) - fact_counts, fact_counts)
+    fact_of_word = np.repeat(np.arange(len(fact_words)), word_counts)  # [all words]
+    word_index = np.arange(len(ids)) - np.repeat(np.cumsum(word_counts) - word_counts, word_counts)
+    facts = np.zeros((B, n_facts, n_words), dtype=np.int64)
+    facts[story_of_fact[fact_of_word], fact_index[fact_of_word], word_index] = ids
+
+    slots = word_counts + story_markers  # [all facts] a fact's length in its story, <eos> included
+    story_lengths = np.bincount(story_of_fact, slots, minlength=B).astype(np.int64)  # [B]
+    story_offsets = np.repeat(np.cumsum(story_lengths) - story_lengths, fact_counts)  # [all facts]
+    starts = np.cumsum(slots) - slots - story_offsets  # where each fact begins in its story
+    ends_in_story = starts + slots - 1
+    story = np.zeros((B, max(1, int(story_lengths.max(initial=0)))), dtype=np.int64)
+    story[story_of_fact[fact_of_word], starts[fact_of_word] + word_index] = ids
+    if story_markers:
+        story[story_of_fact, ends_in_story] = vocab.word_index[EOS]
+    fact_ends = np.zeros((B, n_facts), dtype=np.int64)
+    fact_ends[story_of_fact, fact_index] = ends_in_story
+    return {
+        "facts": facts,
+        "fact_mask": np.arange(n_facts) < fact_counts[:, None],
+        "story": story,
+        "fact_ends": fact_ends,
+    }
+
+
 def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
-    width = max(len(r) for r in rows)
+    width = max(1, max(len(r) for r in rows))
     return _tensor([r + [value] * (width - len(r)) for r in rows])
 
 
