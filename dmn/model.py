@@ -236,6 +236,8 @@ class InputModule(nn.Module):
             CharCNN(config.char_vocab_size, config.char_embed, config.embed_size) if config.char_vocab_size else None
         )
         self.dropout = nn.Dropout(config.dropout)
+        D = config.embed_size
+        self.register_buffer("d_over_D", torch.arange(1, D + 1) / D, persistent=False)  # [D] for l_jd
 
     def forward(self, batch: Batch, L: nn.Embedding) -> torch.Tensor:
         """-> facts c [B, F, H], zero on padding. L is the word embedding shared with the question."""
@@ -269,17 +271,18 @@ class InputModule(nn.Module):
 
         if not self.positional:
             return weighted_sum(word_mask.to(L.weight.dtype))
-        alpha, gamma = self.positional_weights(word_mask)
-        d = torch.arange(1, L.embedding_dim + 1, device=words.device) / L.embedding_dim  # [D]
-        return weighted_sum(alpha) + d * weighted_sum(gamma)
+        alpha, gamma = self.positional_weights(word_mask.to(L.weight.dtype))
+        return weighted_sum(alpha) + self.d_over_D * weighted_sum(gamma)
 
     @staticmethod
     def positional_weights(word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """word_mask [B, F, W] -> alpha_j = 1 - j/M and gamma_j = 2j/M - 1 [B, F, W] (M words in
-        the sentence), zero on padding: l_jd = alpha_j + (d/D) gamma_j."""
-        M = word_mask.sum(-1, keepdim=True).clamp(min=1)  # [B, F, 1] words per sentence
-        j = torch.arange(1, word_mask.size(-1) + 1, device=word_mask.device)  # [W]
-        return (1 - j / M) * word_mask, (2 * j / M - 1) * word_mask
+        """word_mask [B, F, W] (1.0 on words) -> alpha_j = 1 - j/M and gamma_j = 2j/M - 1 [B, F, W]
+        (M words in the sentence), zero on padding: l_jd = alpha_j + (d/D) gamma_j."""
+        M = word_mask.sum(-1, keepdim=True).clamp_(min=1)  # [B, F, 1] words per sentence
+        j = torch.arange(1, word_mask.size(-1) + 1, dtype=word_mask.dtype, device=word_mask.device)  # [W]
+        j_over_M = j / M * word_mask
+        alpha = word_mask - j_over_M
+        return alpha, j_over_M - alpha
 
     @staticmethod
     def _reversal(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
