@@ -1,7 +1,8 @@
 """Speed of the DMN on real bAbI data: training throughput, single-question latency, batched
 inference throughput, peak memory, and the achieved share of this machine's float32 matmul peak.
 
-    python bench/bench_babi.py [--data-dir DIR] [--device auto|cpu|cuda] [--threads N] [--no-fused-gru] [--json FILE]
+    python bench/bench_babi.py [--data-dir DIR] [--device auto|cpu|cuda] [--threads N] [--no-fused-gru] [--compile]
+        [--json FILE]
 
 Targets (2-core CPU, see README): >= 5,000 training examples/s on qa1-10k with the DMN+ settings
 (80 hidden, 3 passes, batch 100); <= 1 ms median forward latency for one task-1 question.
@@ -67,24 +68,27 @@ def build_model(vocab: Vocab, examples, device: torch.device) -> DMN:
     return DMN(config).to(device)
 
 
-def train_throughput(examples, device: torch.device, seconds: float) -> dict:
+def train_throughput(examples, device: torch.device, seconds: float, compile: bool = False) -> dict:
     """Examples/s of full training steps (batching, forward, backward, Adam) on the data.
 
-    FLOPs are those of the matrix products (FlopCounterMode), counted over the warm-up steps."""
+    FLOPs are those of the matrix products (FlopCounterMode), counted over the first warm-up
+    steps; the next ones compile the model (with `compile`) and warm it up, untimed."""
     vocab = Vocab.build(examples)
     model = build_model(vocab, examples, device)
+    forward = torch.compile(model, dynamic=True) if compile else model
     optimizer = adam(model, lr=1e-3)
     generator = torch.Generator().manual_seed(0)
-    flops, seen, steps, start = 0, 0, 0, None
+    flops, seen, steps, start, compile_seconds = 0, 0, 0, None, 0.0
     counter = FlopCounterMode(display=False)
     while True:
         for batch in batches(examples, vocab, BATCH, model.config.max_facts, generator):
+            step_start = time.perf_counter()
             batch = batch.to(device)
             counting = steps < WARMUP_STEPS
             # the counter sees only operations dispatched from Python, not the matrix products
-            # inside the fused GRU kernel: the warm-up steps run PyTorch's GRU, whose FLOPs are the same
+            # inside the fused GRU kernel: these steps run PyTorch's GRU, whose FLOPs are the same
             with counter if counting else contextlib.nullcontext(), kernels.enabled(kernels.is_on() and not counting):
-                loss = model.loss(model(batch), batch, gate_weight=1.0)
+                loss = model.loss((model if counting else forward)(batch), batch, gate_weight=1.0)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             optimizer.step()
@@ -92,7 +96,9 @@ def train_throughput(examples, device: torch.device, seconds: float) -> dict:
             if counting:
                 flops += counter.get_total_flops()
                 flop_examples = seen + len(batch.examples)
-            if steps == WARMUP_STEPS:  # warm-up over: start the clock
+            elif steps == WARMUP_STEPS + 1 and compile:
+                compile_seconds = time.perf_counter() - step_start
+            if steps == 2 * WARMUP_STEPS:  # warm-up over: start the clock
                 sync(device)
                 start, seen = time.perf_counter(), 0
                 continue
@@ -104,6 +110,7 @@ def train_throughput(examples, device: torch.device, seconds: float) -> dict:
                     "examples_per_s": seen / elapsed,
                     "flops_per_example": flops / flop_examples,
                     "mean_facts": sum(min(len(e.context), 50) for e in examples) / len(examples),
+                    "compile_seconds": compile_seconds,
                 }
 
 
@@ -121,35 +128,38 @@ class OperationCounter(TorchDispatchMode):
 
 
 @torch.inference_mode()
-def inference(examples, device: torch.device, questions: int) -> dict:
-    """Single-question forward latency (median, p90), operations per question, and batched
-    forward throughput."""
+def inference(examples, device: torch.device, questions: int, compile: bool = False) -> dict:
+    """Single-question forward latency (median, p90), operations per question (of the model as
+    written, not compiled), and batched forward throughput."""
     vocab = Vocab.build(examples)
     model = build_model(vocab, examples, device).eval()
     with OperationCounter() as counter:
         for ex in examples[:questions]:
             model(make_batch([ex], vocab, model.config.max_facts).to(device))
+    forward = torch.compile(model, dynamic=True) if compile else model
     latencies = []
     for ex in examples[: questions + 20]:
         batch = make_batch([ex], vocab, model.config.max_facts).to(device)
         sync(device)
         start = time.perf_counter()
-        model(batch)
+        forward(batch)
         sync(device)
         latencies.append(time.perf_counter() - start)
+    compile_seconds = latencies[0] if compile else 0.0
     latencies = sorted(latencies[20:])  # the first 20 are warm-up
     prepared = [b.to(device) for b in batches(examples, vocab, 500, model.config.max_facts)]
-    model(prepared[0])
+    forward(prepared[0])
     sync(device)
     start = time.perf_counter()
     for b in prepared:
-        model(b)
+        forward(b)
     sync(device)
     return {
         "latency_median_ms": statistics.median(latencies) * 1e3,
         "latency_p90_ms": latencies[int(0.9 * len(latencies))] * 1e3,
         "operations_per_question": counter.count / questions,
         "batched_examples_per_s": len(examples) / (time.perf_counter() - start),
+        "compile_seconds": compile_seconds,
     }
 
 
@@ -161,6 +171,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     parser.add_argument("--no-fused-gru", action="store_true", help="run PyTorch's GRU, not the fused kernel")
+    parser.add_argument("--compile", action="store_true", help="measure the model through torch.compile")
     args = parser.parse_args()
     with kernels.enabled(not args.no_fused_gru):
         run(args)
@@ -179,16 +190,18 @@ def run(args: argparse.Namespace) -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "fused_gru": kernels.is_on() and kernels.usable(torch.empty(0, device=device)),
+        "compiled": args.compile,
         "matmul_peak_gflops": peak,
     }
     qa1 = load_babi([1], "10k", "train", args.data_dir)
     qa3 = load_babi([3], "1k", "train", args.data_dir)
     for name, examples in (("qa1-10k", qa1), ("qa3", qa3)):
-        r = train_throughput(examples, device, args.seconds)
+        r = train_throughput(examples, device, args.seconds, args.compile)
         r["gflops"] = r["examples_per_s"] * r["flops_per_example"] / 1e9
         r["share_of_matmul_peak"] = r["gflops"] / peak
         results[f"train_{name}"] = r
-    results["inference_qa1"] = inference(load_babi([1], "10k", "test", args.data_dir), device, questions=500)
+    test = load_babi([1], "10k", "test", args.data_dir)
+    results["inference_qa1"] = inference(test, device, questions=500, compile=args.compile)
     results["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated() / 2**20
         if device.type == "cuda"
@@ -197,6 +210,9 @@ def run(args: argparse.Namespace) -> None:
 
     print(f"device: {results['device']} ({device}, {results['threads']} threads), torch {results['torch']}")
     print(f"GRU recurrences: {'the fused kernel (dmn/kernels)' if results['fused_gru'] else 'PyTorch'}")
+    if args.compile:
+        seconds = [results[k]["compile_seconds"] for k in ("train_qa1-10k", "train_qa3", "inference_qa1")]
+        print("torch.compile (dynamic shapes), untimed compilation: {:.0f} s, {:.0f} s and {:.0f} s".format(*seconds))
     print(f"float32 matmul peak: {peak:.0f} GFLOP/s")
     for name in ("qa1-10k", "qa3"):
         r = results[f"train_{name}"]

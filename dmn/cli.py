@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate and keep an exponential moving average of the weights, updated every step with this "
         "decay (e.g. 0.999; default 0: the weights of the last step)",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="run training steps through torch.compile (dynamic shapes): about 20%% faster steps on the CPU "
+        "after a one-off compilation of about a minute",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
@@ -270,6 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             tie_break_loss=args.tie_break_loss,
             val_split=args.val_split,
             weight_average=args.weight_average,
+            compile=args.compile,
             seed=args.seed,
         ),
     )

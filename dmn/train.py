@@ -39,6 +39,7 @@ class TrainConfig:
     lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
     tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
     weight_average: float = 0.0  # > 0: validate and keep a moving average of the weights with this decay
+    compile: bool = False  # training steps through torch.compile (dynamic shapes; compiles once, about a minute)
     seed: int = 0
     val_fraction: float = 0.1
     val_split: str = "story"  # hold out whole bAbI stories ("question": single questions, as runs before it did)
@@ -283,6 +284,7 @@ class Trainer:
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
         best_val_loss = math.inf
         average = WeightAverage(self.model, cfg.weight_average) if cfg.weight_average else None
+        forward = torch.compile(self.model, dynamic=True) if cfg.compile else self.model  # the same parameters
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
@@ -301,7 +303,7 @@ class Trainer:
                 if self._stop.is_set():
                     break
                 batch = batch.to(self.device)
-                output = self.model(batch)
+                output = forward(batch)
                 loss = self.model.loss(output, batch, cfg.gate_supervision)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

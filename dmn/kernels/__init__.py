@@ -47,10 +47,11 @@ def enabled(on: bool) -> Iterator[None]:
 
 def available() -> bool:
     """Whether the fused GRU kernel can run here: compiling it on the first call (about 30 s)."""
-    with _lock:
-        if "ok" not in _state:
-            _state["ok"] = os.environ.get("DMN_FUSED_GRU", "1") != "0" and _build()
-        return _state["ok"]
+    if "ok" not in _state:
+        with _lock:
+            if "ok" not in _state:
+                _state["ok"] = os.environ.get("DMN_FUSED_GRU", "1") != "0" and _build()
+    return _state["ok"]
 
 
 def _build() -> bool:
@@ -66,6 +67,7 @@ def _build() -> bool:
             extra_cflags=["-O3", "-ffast-math", "-fopenmp-simd", "-march=native"],
             is_python_module=False,
         )
+        _register_shapes()
         return True
     except Exception as error:  # no compiler, no ninja, or a failed build: PyTorch's GRU serves instead
         warnings.warn(f"the fused GRU kernel could not be built ({error}); using PyTorch's GRU", stacklevel=3)
@@ -83,6 +85,21 @@ def _cpu_tag() -> str:
     except OSError:
         cpu = platform.processor()
     return hashlib.sha256(f"{platform.machine()} {cpu}".encode()).hexdigest()[:10]
+
+
+def _register_shapes() -> None:
+    """The shapes the kernel's operations return, for torch.compile (dmn.compiled) to trace them."""
+
+    @torch.library.register_fake("dmn_gru::forward")
+    def _(gi, U, b_hh, gate, h0):  # noqa: ANN001, ANN202
+        B, T, GH = gi.shape
+        return [gi.new_empty(T, B, U.shape[1]), gi.new_empty(T, B, GH), gi.new_empty(T, B, GH)]
+
+    @torch.library.register_fake("dmn_gru::backward")
+    def _(grad_states, U, gate, h0, states, acts, gh):  # noqa: ANN001, ANN202
+        T, B, GH = acts.shape
+        like = torch.empty_like
+        return [acts.new_empty(B, T, GH), like(U), U.new_empty(GH), like(gate), like(h0)]
 
 
 class _GRUSequence(torch.autograd.Function):
