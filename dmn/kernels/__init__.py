@@ -64,7 +64,7 @@ def _build() -> bool:
         cpp_extension.load(
             name=f"dmn_gru_{_cpu_tag()}",
             sources=[str(Path(__file__).with_name("gru.cpp"))],
-            extra_cflags=["-O3", "-ffast-math", "-fopenmp-simd", "-march=native"],
+            extra_cflags=["-O3", "-fopenmp-simd", "-march=native"],
             is_python_module=False,
         )
         _register_shapes()
