@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from dmn import kernels
+from dmn.data import make_batch
 from dmn.model import GRU, VARIANTS
-from tests.test_model import build
+from tests.test_model import STORIES, build
 
 PATHS = ["pytorch", "fused"]
 
@@ -94,3 +95,26 @@ def test_saturated_gates_stay_finite(batch):
         expected = gru(x)
     assert states.isfinite().all()
     torch.testing.assert_close(states, expected)
+
+
+def test_a_compiled_training_step_matches_the_eager_one():
+    """train --compile: torch.compile traces the model, the kernel included, as one graph with
+    dynamic shapes; a batch of another size runs without tracing again."""
+    if not kernels.available():
+        pytest.skip("the fused GRU kernel could not be built here")
+    import torch._dynamo
+
+    model, vocab, _ = build(VARIANTS["dmn+"])
+    batch = make_batch(STORIES[::2], vocab, 50)  # 2 stories of up to 3 facts of up to 5 words
+    compiled = torch.compile(model, dynamic=True)
+    results = []
+    for forward in (model, compiled):
+        model.zero_grad()
+        model.loss(forward(batch), batch, gate_weight=1.0).backward()
+        results.append([p.grad.clone() for p in model.parameters()])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    other = make_batch(STORIES, vocab, 50)  # 3 stories
+    torch.testing.assert_close(compiled(other).logits, model(other).logits, rtol=1e-4, atol=1e-5)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
