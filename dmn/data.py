@@ -12,6 +12,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -548,8 +549,11 @@ class Vocab:
         return self.word_index[UNK] if index is None else index
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        ids = self._token_ids
-        return [ids[t] if t in ids else self._look_up(t) for t in tokens]
+        try:  # the common case, every token already looked up: one C-level pass
+            return list(map(self._token_ids.__getitem__, tokens))
+        except KeyError:
+            ids = self._token_ids
+            return [ids[t] if t in ids else self._look_up(t) for t in tokens]
 
     def _look_up(self, token: str) -> int:
         """_index, remembered for tokens the vocabulary has (so that a server's cache stays bounded
@@ -690,10 +694,10 @@ def _fact_layout(contexts: list[list[list[str]]], vocab: Vocab, story_markers: b
     fact_ends [B, F] (the position in `story` of each fact's <eos>, or its last word). Every
     token is placed by index arithmetic over the whole batch at once."""
     B = len(contexts)
-    fact_counts = np.array([len(c) for c in contexts], dtype=np.int64)  # [B]
-    fact_words = [f for c in contexts for f in c]  # every fact of the batch, in order
-    word_counts = np.array([len(f) for f in fact_words], dtype=np.int64)  # [all facts]
-    ids = np.array(vocab.encode([w for f in fact_words for w in f]), dtype=np.int64)  # [all words]
+    fact_counts = np.fromiter(map(len, contexts), dtype=np.int64, count=B)  # [B]
+    fact_words = list(chain.from_iterable(contexts))  # every fact of the batch, in order
+    word_counts = np.fromiter(map(len, fact_words), dtype=np.int64, count=len(fact_words))  # [all facts]
+    ids = np.array(vocab.encode(list(chain.from_iterable(fact_words))), dtype=np.int64)  # [all words]
     n_facts = max(1, int(fact_counts.max(initial=0)))
     n_words = max(1, int(word_counts.max(initial=0)))
 

@@ -46,7 +46,7 @@ def enabled(on: bool) -> Iterator[None]:
 
 
 def available() -> bool:
-    """Whether the fused GRU kernel can run here: compiling it on the first call (about 30 s)."""
+    """Whether the fused GRU kernel can run here: compiling it on the first call (about 10 s)."""
     if "ok" not in _state:
         with _lock:
             if "ok" not in _state:
@@ -88,7 +88,7 @@ def _cpu_tag() -> str:
 
 
 def _register_shapes() -> None:
-    """The shapes the kernel's operations return, for torch.compile (dmn.compiled) to trace them."""
+    """The shapes the kernel's operations return, for torch.compile (train --compile) to trace them."""
 
     @torch.library.register_fake("dmn_gru::forward")
     def _(gi, U, b_hh, gate, h0):  # noqa: ANN001, ANN202
