@@ -313,6 +313,8 @@ class QuestionModule(nn.Module):
 
 
 class GatePrelude(NamedTuple):
+    """What the gate computes once per question, for all passes (`AttentionGate.prepare`)."""
+
     W1_q_z: torch.Tensor  # [B, F, H] W1_q z_q + b1, the features without m
     cWb: torch.Tensor  # [B, F, H] c W_b for the bilinear m term ("sigmoid"), else c
     padding: torch.Tensor  # [B, F] True on padded facts
