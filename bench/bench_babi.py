@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> None:
         "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "fused_gru": kernels.is_on() and kernels.usable(torch.empty(0, device=device)),
+        "fused_gru": kernels.usable(torch.empty(0, device=device)),
         "compiled": args.compile,
         "matmul_peak_gflops": peak,
     }

@@ -702,16 +702,15 @@ def _fact_layout(contexts: list[list[list[str]]], vocab: Vocab, story_markers: b
     n_words = max(1, int(word_counts.max(initial=0)))
 
     story_of_fact = np.repeat(np.arange(B), fact_counts)  # [all facts]
-    fact_index = np.arange(len(fact_words)) - np.repeat(np.cumsum(fact_counts) - fact_counts, fact_counts)
+    fact_index = _positions(fact_counts)  # [all facts] its place in its story
     fact_of_word = np.repeat(np.arange(len(fact_words)), word_counts)  # [all words]
-    word_index = np.arange(len(ids)) - np.repeat(np.cumsum(word_counts) - word_counts, word_counts)
+    word_index = _positions(word_counts)  # [all words] its place in its fact
     facts = np.zeros((B, n_facts, n_words), dtype=np.int64)
     facts[story_of_fact[fact_of_word], fact_index[fact_of_word], word_index] = ids
 
     slots = word_counts + story_markers  # [all facts] a fact's length in its story, <eos> included
     story_lengths = np.bincount(story_of_fact, slots, minlength=B).astype(np.int64)  # [B]
-    story_offsets = np.repeat(np.cumsum(story_lengths) - story_lengths, fact_counts)  # [all facts]
-    starts = np.cumsum(slots) - slots - story_offsets  # where each fact begins in its story
+    starts = _offsets(slots) - np.repeat(_offsets(story_lengths), fact_counts)  # where each fact begins in its story
     ends_in_story = starts + slots - 1
     story = np.zeros((B, max(1, int(story_lengths.max(initial=0)))), dtype=np.int64)
     story[story_of_fact[fact_of_word], starts[fact_of_word] + word_index] = ids
@@ -725,6 +724,16 @@ def _fact_layout(contexts: list[list[list[str]]], vocab: Vocab, story_markers: b
         "story": story,
         "fact_ends": fact_ends,
     }
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Where each of consecutive groups of these sizes begins (an exclusive cumulative sum)."""
+    return np.cumsum(counts) - counts
+
+
+def _positions(counts: np.ndarray) -> np.ndarray:
+    """Each item's place within its group, for consecutive groups of these sizes."""
+    return np.arange(int(counts.sum())) - np.repeat(_offsets(counts), counts)
 
 
 def _pad(rows: list[list[int]], value: int) -> torch.Tensor:

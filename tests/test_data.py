@@ -1,3 +1,5 @@
+import random
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from dmn.data import (
     babi_file,
     batches,
     load_babi,
+    load_task,
     make_batch,
     parse_babi,
     parse_task,
@@ -258,3 +261,39 @@ def test_character_alphabet_spelling_and_batch():
     assert Vocab.from_json(vocab.to_json()).chars == vocab.chars
     plain = Vocab.build(examples)  # no character features: nothing saved, nothing batched
     assert "chars" not in plain.to_json() and make_batch(examples, plain, 5).chars is None
+
+
+def _layout_by_loops(examples, vocab, max_facts, word_facts):
+    """The fact layout written the plain way, story by story: the reference for make_batch."""
+    eos, marker = vocab.word_index[EOS], 0 if word_facts else 1
+    contexts = [[vocab.encode(f) for f in ex.context[-max_facts:]] for ex in examples]
+    n_facts = max(1, max(len(c) for c in contexts))
+    n_words = max(1, max((len(f) for c in contexts for f in c), default=1))
+    story_len = max(1, max(sum(len(f) + marker for f in c) for c in contexts))
+    facts, mask, story, ends = [], [], [], []
+    for context in contexts:
+        facts.append([f + [0] * (n_words - len(f)) for f in context] + [[0] * n_words] * (n_facts - len(context)))
+        mask.append([True] * len(context) + [False] * (n_facts - len(context)))
+        words, fact_ends = [], []
+        for f in context:
+            words += f + [eos] * marker
+            fact_ends.append(len(words) - 1)
+        story.append(words + [0] * (story_len - len(words)))
+        ends.append(fact_ends + [0] * (n_facts - len(fact_ends)))
+    return [torch.tensor(facts), torch.tensor(mask), torch.tensor(story), torch.tensor(ends)]
+
+
+@pytest.mark.parametrize("task", ["babi:all", "sst:fine", "pos:ewt"])
+def test_batches_lay_out_facts_as_a_plain_loop_would(task, data_dir):
+    """make_batch places every word by index arithmetic over the whole batch; on random batches
+    of real data (stories cut to their last 5 facts) it must agree with the loop written out."""
+    examples = load_task(task, "train", "1k", data_dir)
+    word_facts = not task.startswith("babi")
+    vocab = Vocab.build(examples[:2000], lowercase=task != "pos:ewt")  # later examples bring unknown words
+    rng = random.Random(0)
+    for size in [1, 2, 7, 100] * 10:
+        sample = rng.sample(examples, size)
+        batch = make_batch(sample, vocab, 5, word_facts=word_facts, tagging=task == "pos:ewt")
+        expected = _layout_by_loops(sample, vocab, 5, word_facts)
+        for got, want in zip([batch.facts, batch.fact_mask, batch.story, batch.fact_ends], expected, strict=True):
+            assert torch.equal(got, want)
