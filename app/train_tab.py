@@ -159,15 +159,15 @@ def start(
         limit=limit,
         patience=patience,
         name=name or "",
-        phrases=bool(phrases),
-        glove=bool(glove),
-        spelling=bool(spelling),
+        phrases=phrases,  # check_settings turns the checkboxes into booleans
+        glove=glove,
+        spelling=spelling,
         dropout=dropout,
         lr_decay=lr_decay,
         weight_average=weight_average,
-        positional=bool(positional),
-        balance_tasks=bool(balance_tasks),
-        tie_break_loss=bool(tie_break_loss),
+        positional=positional,
+        balance_tasks=balance_tasks,
+        tie_break_loss=tie_break_loss,
     )
     try:
         job = training.JOBS.start(settings)
