@@ -134,6 +134,25 @@ class GRU(nn.Module):
         self.W = nn.Linear(input_size, n_gates * hidden)
         self.U = nn.Linear(hidden, n_gates * hidden)
 
+    def _apply(self, fn: Callable, recurse: bool = True) -> GRU:
+        """After a move to the GPU, lay W, U and their biases out in one buffer, the layout
+        cuDNN's GRU reads, as nn.GRU's flatten_parameters does: else torch.gru copies them into
+        one at every call, and warns that it does. The parameters stay the same objects."""
+        module = super()._apply(fn, recurse)
+        weights = [self.W.weight, self.U.weight, self.W.bias, self.U.bias]
+        if (
+            self.update_gate
+            and all(w.is_cuda and torch.backends.cudnn.is_acceptable(w) for w in weights)
+            and torch._use_cudnn_rnn_flatten_weight()
+        ):
+            import torch.backends.cudnn.rnn as cudnn_rnn
+
+            mode = cudnn_rnn.get_cudnn_mode("GRU")
+            with torch.cuda.device_of(weights[0]), torch.no_grad():
+                # weights, their count, input size, mode, H, projection, layers, batch first, bidirectional
+                torch._cudnn_rnn_flatten_weight(weights, 4, self.W.in_features, mode, self.hidden, 0, 1, True, False)
+        return module
+
     def split(self, Wx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """W x + b [..., n_gates*H] -> (W_rz x + b_rz [..., (n_gates-1)*H], W_n x + b_n [..., H]),
         with U's r and z biases folded into the first: the stepper's input."""
