@@ -19,6 +19,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -26,16 +27,37 @@ namespace {
 constexpr int64_t kRowsPerThread = 16;  // a batch row is a few hundred floats: small batches run in one thread
 constexpr int64_t kFewRows = 4;  // up to this many rows, U h is a loop here rather than a BLAS call
 
-// out = bias + M x for one row x [K] and M [N, K] (row-major): N dot products.
-inline void matrix_times_row(const float* __restrict M, const float* __restrict x, const float* __restrict bias,
-                             int64_t N, int64_t K, float* __restrict out) {
-  for (int64_t j = 0; j < N; ++j) {
-    const float* row = M + j * K;
-    float sum = 0.0f;
+// C [n, N] += A [n, K] M^T with M [N, K] (transposed), or A M with M [K, N]; all row-major. For a
+// few rows (one question in the app) plain loops here cost far less than a call into BLAS.
+void add_rows_times(const float* A, int64_t n, int64_t K, const float* M, int64_t N, bool transposed, float* C) {
+  if (n <= kFewRows) {
+    for (int64_t b = 0; b < n; ++b) {
+      const float* __restrict a = A + b * K;
+      float* __restrict c = C + b * N;
+      if (transposed) {
+        for (int64_t j = 0; j < N; ++j) {
+          const float* __restrict m = M + j * K;
+          float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < K; ++k) sum += row[k] * x[k];
-    out[j] = bias[j] + sum;
+          for (int64_t k = 0; k < K; ++k) sum += m[k] * a[k];
+          c[j] += sum;
+        }
+      } else {
+        for (int64_t k = 0; k < K; ++k) {
+          const float* __restrict m = M + k * N;
+          const float ak = a[k];
+#pragma omp simd
+          for (int64_t j = 0; j < N; ++j) c[j] += ak * m[j];
+        }
+      }
+    }
+    return;
   }
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  auto product = at::from_blob(C, {n, N}, options);
+  const auto rows = at::from_blob(const_cast<float*>(A), {n, K}, options);
+  auto matrix = at::from_blob(const_cast<float*>(M), transposed ? at::IntArrayRef{N, K} : at::IntArrayRef{K, N}, options);
+  product.addmm_(rows, transposed ? matrix.t() : matrix);  // one thread: called inside a parallel block
 }
 
 // tanh as a rational function (the approximation Eigen uses for float, accurate to a few units in
@@ -127,38 +149,37 @@ std::vector<at::Tensor> forward(const at::Tensor& gi_, const at::Tensor& U_, con
   auto states = at::empty({T, B, H}, gi.options());
   auto acts = at::empty({T, B, GH}, gi.options());
   auto gh = at::empty({T, B, GH}, gi.options());
-  const auto Ut = U.t();
   const float* pgi = gi.data_ptr<float>();
   const float* pg = gated ? gate.data_ptr<float>() : nullptr;
-  float* ps = states.data_ptr<float>();
-  float* pa = acts.data_ptr<float>();
-  // A few rows (one question in the app): U h as dot products here, which costs far less than a
-  // call into the BLAS library at every step.
-  const bool few_rows = B <= kFewRows;
   const float* pU = U.data_ptr<float>();
   const float* pb = b_hh.data_ptr<float>();
-  for (int64_t t = 0; t < T; ++t) {
-    const float* hp = t == 0 ? h0.data_ptr<float>() : ps + (t - 1) * B * H;
-    float* pgh = gh.data_ptr<float>() + t * B * GH;
-    if (few_rows) {
-      for (int64_t b = 0; b < B; ++b) matrix_times_row(pU, hp + b * H, pb, GH, H, pgh + b * GH);
-    } else {
-      at::Tensor gh_t = gh[t];
-      at::addmm_out(gh_t, b_hh, t == 0 ? h0 : states[t - 1], Ut);  // U h_{t-1} + b_hh  [B, G*H]
-    }
-    at::parallel_for(0, B, kRowsPerThread, [&](int64_t begin, int64_t end) {
+  const float* ph0 = h0.data_ptr<float>();
+  float* ps = states.data_ptr<float>();
+  float* pa = acts.data_ptr<float>();
+  float* pgh = gh.data_ptr<float>();
+  // Rows are independent sequences: each thread runs its block of rows through all T steps, so the
+  // threads meet once a sequence rather than twice a step.
+  at::parallel_for(0, B, kRowsPerThread, [&](int64_t begin, int64_t end) {
+    const int64_t n = end - begin;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* hp = (t == 0 ? ph0 : ps + (t - 1) * B * H) + begin * H;  // h_{t-1} of these rows
+      float* u = pgh + (t * B + begin) * GH;
+      for (int64_t b = 0; b < n; ++b) std::copy(pb, pb + GH, u + b * GH);
+      add_rows_times(hp, n, H, pU, GH, /*transposed=*/true, u);  // gh_t = b_hh + U h_{t-1}  [n, G*H]
       for (int64_t b = begin; b < end; ++b) {
         const float g = gated ? pg[b * T + t] : 1.0f;
         const float* x = pgi + (b * T + t) * GH;
         float* act = pa + (t * B + b) * GH;
         float* h = ps + (t * B + b) * H;
+        const float* a = hp + (b - begin) * H;
+        const float* ub = u + (b - begin) * GH;
         if (update)
-          forward_step<true>(x, pgh + b * GH, hp + b * H, g, H, act, h);
+          forward_step<true>(x, ub, a, g, H, act, h);
         else
-          forward_step<false>(x, pgh + b * GH, hp + b * H, g, H, act, h);
+          forward_step<false>(x, ub, a, g, H, act, h);
       }
-    });
-  }
+    }
+  });
   return {states, acts, gh};
 }
 
@@ -175,35 +196,39 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_states_, const at::Tenso
   auto d_gh = at::empty({T, B, GH}, states.options());  // d(U h_{t-1} + b_hh) of every step
   auto d_gate = gated ? at::empty({B, T}, states.options()) : at::empty({0}, states.options());
   auto dh = at::zeros({B, H}, states.options());  // dL/dh_t flowing back from later steps
-  auto da = at::empty({B, H}, states.options());
   const float* pgs = grad_states.data_ptr<float>();  // [B, T, H]
   const float* pg = gated ? gate.data_ptr<float>() : nullptr;
   const float* pa = acts.data_ptr<float>();
   const float* pgh = gh.data_ptr<float>();
+  const float* pU = U.data_ptr<float>();
+  const float* ps = states.data_ptr<float>();
+  const float* ph0 = h0.data_ptr<float>();
   float* pdgi = d_gi.data_ptr<float>();
   float* pdgh = d_gh.data_ptr<float>();
   float* pdg = gated ? d_gate.data_ptr<float>() : nullptr;
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const at::Tensor h_prev = t == 0 ? h0 : states[t - 1];
-    const float* hp = h_prev.data_ptr<float>();
-    float* pdh = dh.data_ptr<float>();
-    float* pda = da.data_ptr<float>();
-    at::parallel_for(0, B, kRowsPerThread, [&](int64_t begin, int64_t end) {
+  float* pdh = dh.data_ptr<float>();
+  at::parallel_for(0, B, kRowsPerThread, [&](int64_t begin, int64_t end) {
+    const int64_t n = end - begin;
+    std::vector<float> da(n * H);  // the part of dL/dh_{t-1} that skips U
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const float* hp = t == 0 ? ph0 : ps + (t - 1) * B * H;
       for (int64_t b = begin; b < end; ++b) {
         const float* act = pa + (t * B + b) * GH;
         const float* u = pgh + (t * B + b) * GH;
-        const float* a = hp + b * H;
         const float* gs = pgs + (b * T + t) * H;
         float* dx = pdgi + (b * T + t) * GH;
         float* du = pdgh + (t * B + b) * GH;
         const float g = gated ? pg[b * T + t] : 1.0f;
-        const float dg = update ? backward_step<true>(act, u, a, gs, g, H, pdh + b * H, dx, du, pda + b * H)
-                                : backward_step<false>(act, u, a, gs, g, H, pdh + b * H, dx, du, pda + b * H);
+        float* dab = da.data() + (b - begin) * H;
+        const float dg = update ? backward_step<true>(act, u, hp + b * H, gs, g, H, pdh + b * H, dx, du, dab)
+                                : backward_step<false>(act, u, hp + b * H, gs, g, H, pdh + b * H, dx, du, dab);
         if (gated) pdg[b * T + t] = dg;
       }
-    });
-    at::addmm_out(dh, da, d_gh[t], U);  // dL/dh_{t-1} = the direct part + d gh_t U
-  }
+      // dL/dh_{t-1} = the direct part + d gh_t U
+      std::copy(da.begin(), da.end(), pdh + begin * H);
+      add_rows_times(pdgh + (t * B + begin) * GH, n, GH, pU, H, /*transposed=*/false, pdh + begin * H);
+    }
+  });
   const auto prev = at::cat({h0.unsqueeze(0), states.narrow(0, 0, T - 1)}).view({T * B, H});  // h_0..h_{T-1}
   const auto flat = d_gh.view({T * B, GH});
   return {d_gi, flat.t().mm(prev), flat.sum(0), d_gate, dh};
