@@ -87,7 +87,9 @@ $$y_t = \mathrm{softmax}(W_a a_t), \qquad a_t = \mathrm{GRU}([\,y_{t-1},\ q\,],\
 - **Per-pass story:** the same gates as coloured text, one pass at a time.
 - **Warnings:** words outside the model's vocabulary are read as an "unknown" token (a model trained
   with word signatures, such as the shipped tagger, reads them by their shape: capitals, digits,
-  hyphens, ending; one with character features also by their spelling, letter by letter): the
+  hyphens, ending; one with character features also by their spelling, letter by letter; the
+  tagger, which tells "US" from "us", reads a word it saw only in another case, "Housing" at the
+  start of a sentence, as the word it saw, and does not warn about it): the
   model still answers, but it cannot know what they mean. Stories longer than
   the model's memory (its *max facts*) are read from the end: the earliest sentences are left out
   and the warning says so.
@@ -165,6 +167,8 @@ def model_card(summary: Any) -> str:
             + "."
         )
         lines += ["", accuracy_table(accuracy)]
+        if metrics.get("revised"):  # a change made after training, e.g. to how words are looked up
+            lines += ["", f"*Revised {metrics['revised']}*"]
     else:
         status = metrics.get("status")
         lines.append(

@@ -497,7 +497,10 @@ class Vocab:
     vocabulary has that class, else as <unk>. `rare` holds the words seen once when the vocabulary
     was built (not saved): training can hide them behind their signature, which teaches the model
     what to do with words it has never seen. `chars` (padding and unknown first) is the character
-    alphabet of models that also read each word's spelling; empty for the others.
+    alphabet of models that also read each word's spelling; empty for the others. With
+    `case_fallback` (a vocabulary that keeps case), an unknown word written in another case than
+    the one it was seen in ("Housing" at the start of a sentence, "housing" in training) is read as
+    the word it was seen as, lower-cased or capitalised, before its signature.
     """
 
     words: list[str]
@@ -506,6 +509,7 @@ class Vocab:
     signatures: bool = False
     rare: frozenset[str] = frozenset()
     chars: list[str] = field(default_factory=list)
+    case_fallback: bool = False
 
     def __post_init__(self) -> None:
         self.word_index = {w: i for i, w in enumerate(self.words)}
@@ -515,7 +519,12 @@ class Vocab:
 
     @classmethod
     def build(
-        cls, examples: Iterable[Example], lowercase: bool = True, signatures: bool = False, chars: bool = False
+        cls,
+        examples: Iterable[Example],
+        lowercase: bool = True,
+        signatures: bool = False,
+        chars: bool = False,
+        case_fallback: bool = False,
     ) -> Vocab:
         words: Counter[str] = Counter()
         answers: Counter[str] = Counter()
@@ -532,7 +541,7 @@ class Vocab:
         rare = frozenset(w for w, n in words.items() if n == 1)
         alphabet = [PAD, UNK, *sorted({c for w in words for c in w})] if chars else []
         words_in_order = [PAD, UNK, EOS, *shapes, *sorted(words)]
-        return cls(words_in_order, [EOS, *sorted(answers)], lowercase, signatures, rare, alphabet)
+        return cls(words_in_order, [EOS, *sorted(answers)], lowercase, signatures, rare, alphabet, case_fallback)
 
     def _key(self, token: str) -> str:
         return token.lower() if self.lowercase else token
@@ -542,8 +551,18 @@ class Vocab:
         new = dict.fromkeys(self._key(w) for w in words if self._key(w) not in self.word_index)
         return replace(self, words=[*self.words, *new])
 
+    def _entry(self, token: str) -> str | None:
+        """The vocabulary's word that the token is read as, if any (not a signature or <unk>)."""
+        key = self._key(token)
+        if key in self.word_index:
+            return key
+        if self.case_fallback:
+            return next((k for k in (key.lower(), key.capitalize()) if k in self.word_index), None)
+        return None
+
     def _index(self, token: str) -> int:
-        index = self.word_index.get(self._key(token))
+        entry = self._entry(token)
+        index = None if entry is None else self.word_index[entry]
         if index is None and self.signatures:
             index = self.word_index.get(word_signature(self._key(token)))
         return self.word_index[UNK] if index is None else index
@@ -570,8 +589,8 @@ class Vocab:
         return [self.char_index.get(c, unknown) for c in spelling[:MAX_WORD_CHARS]]
 
     def knows(self, token: str) -> bool:
-        """Whether the token has its own entry (not a signature, not <unk>)."""
-        return self._key(token) in self.word_index
+        """Whether the token is read as a word of the vocabulary (not a signature, not <unk>)."""
+        return self._entry(token) is not None
 
     def unknown(self, tokens: Iterable[str]) -> list[str]:
         """Tokens outside the vocabulary, each once, in order of appearance."""
@@ -604,6 +623,7 @@ class Vocab:
             "lowercase": self.lowercase,
             "signatures": self.signatures,
             **({"chars": self.chars} if self.chars else {}),
+            **({"case_fallback": True} if self.case_fallback else {}),
         }
 
     @classmethod
@@ -615,7 +635,7 @@ class Vocab:
         if words[:3] != [PAD, UNK, EOS] or answers[:1] != [EOS] or not (chars == [] or chars[:2] == [PAD, UNK]):
             raise ValueError("vocab.json does not start with the special tokens")
         lowercase, signatures = bool(data.get("lowercase", True)), bool(data.get("signatures", False))
-        return cls(words, answers, lowercase, signatures, chars=chars)
+        return cls(words, answers, lowercase, signatures, chars=chars, case_fallback=bool(data.get("case_fallback")))
 
 
 # --------------------------------------------------------------------------------------------

@@ -442,8 +442,12 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed, spec.train.val_split
             )
-        self.vocab = Vocab.build(
-            examples, lowercase=family != "pos", signatures=spec.word_signatures, chars=spec.char_features
+        self.vocab = Vocab.build(  # a tagger keeps case ("US" is not "us"), but reads "Housing" as "housing"
+            examples,
+            lowercase=family != "pos",
+            signatures=spec.word_signatures,
+            chars=spec.char_features,
+            case_fallback=family == "pos",
         )
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
         vectors = load_vectors(spec.embeddings, self.vocab, spec.embedding_vocab) if spec.embeddings else {}

@@ -269,6 +269,8 @@ def test_model_card_shows_accuracy_settings_and_command():
     card = texts.model_card(summary)
     assert "| 1 | single supporting fact | 97.0% | 100.0% |" in card
     assert "Mean **97.0%**, 1/1 tasks passed" in card
-    assert "python -m dmn train --task babi:1" in card and '"epochs": 3' in card
+    assert "python -m dmn train --task babi:1" in card and '"epochs": 3' in card and "Revised" not in card
+    summary.metrics["revised"] = "2026-11-29: case fallback switched on"
+    assert "*Revised 2026-11-29: case fallback switched on*" in texts.model_card(summary)
     summary.metrics = {"status": "training"}
     assert "No test results" in texts.model_card(summary)

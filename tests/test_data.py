@@ -178,6 +178,25 @@ def test_unknown_words_read_as_their_signature():
     assert Vocab.build([tagged(["Dog"])], lowercase=False).encode(["Smith"]) == [1]  # off by default
 
 
+def test_case_fallback_reads_a_word_in_another_case_as_the_word_seen():
+    examples = [tagged(["The", "housing", "market", "in", "Paris", "US", "us"])]
+    vocab = Vocab.build(examples, lowercase=False, signatures=True, case_fallback=True)
+    index = vocab.word_index
+    assert vocab.encode(["Housing", "HOUSING", "the", "paris", "US", "us"]) == [
+        index["housing"],  # lower-cased
+        index["housing"],
+        index["The"],  # capitalised
+        index["Paris"],
+        index["US"],  # a word seen as written stays itself
+        index["us"],
+    ]
+    assert vocab.encode(["Smith"]) == [index["<unk:Cap>"]] and vocab.unknown(["Housing", "Smith"]) == ["Smith"]
+    assert Vocab.from_json(vocab.to_json()).encode(["Housing"]) == [index["housing"]]
+    plain = Vocab.build(examples, lowercase=False, signatures=True)  # off by default, and in older files
+    assert not plain.knows("Housing") and plain.encode(["Housing"]) != [index["housing"]]
+    assert "case_fallback" not in plain.to_json()
+
+
 def test_hide_rare_replaces_only_words_seen_once():
     examples = [tagged(["The", "Dog", "barked"]), tagged(["The", "cat", "barked"])]
     vocab = Vocab.build(examples, lowercase=False, signatures=True)
