@@ -56,8 +56,9 @@ void add_rows_times(const float* A, int64_t n, int64_t K, const float* M, int64_
   const auto options = at::TensorOptions().dtype(at::kFloat);
   auto product = at::from_blob(C, {n, N}, options);
   const auto rows = at::from_blob(const_cast<float*>(A), {n, K}, options);
-  auto matrix = at::from_blob(const_cast<float*>(M), transposed ? at::IntArrayRef{N, K} : at::IntArrayRef{K, N}, options);
-  product.addmm_(rows, transposed ? matrix.t() : matrix);  // one thread: called inside a parallel block
+  const auto matrix = transposed ? at::from_blob(const_cast<float*>(M), {N, K}, options).t()
+                                 : at::from_blob(const_cast<float*>(M), {K, N}, options);
+  product.addmm_(rows, matrix);  // in one thread: it is called inside a parallel block
 }
 
 // tanh as a rational function (the approximation Eigen uses for float, accurate to a few units in
