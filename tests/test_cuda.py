@@ -1,6 +1,7 @@
 """The model on a GPU: the CPU's answers, gates and gradients, training, checkpoints that move
 between devices, and the shipped models' accuracy. Skipped where there is no CUDA device (CI has
-none); `python -m pytest tests/test_cuda.py` on a GPU machine runs them."""
+none); `python -m pytest tests/test_cuda.py` on a GPU machine runs them (and test_model's
+overfitting test runs there on the GPU too)."""
 
 import copy
 
@@ -77,22 +78,6 @@ def test_on_the_gpu_each_gru_s_weights_stay_one_buffer_through_training_and_load
     with torch.no_grad():
         on_gpu = model(batch.to("cuda")).logits.cpu()
         torch.testing.assert_close(on_gpu, model.cpu()(batch).logits, rtol=1e-2, atol=1e-3)
-
-
-@pytest.mark.parametrize("variant", ["dmn", "dmn+"])
-def test_a_tiny_model_overfits_a_batch_on_the_gpu(variant):
-    """The training loop's optimiser (fused Adam) on the GPU, as test_model's CPU test."""
-    model, vocab, batch = build(VARIANTS[variant], hidden=24)
-    model, batch = model.cuda(), batch.to("cuda")
-    optimizer = adam(model, lr=0.01, weight_decay=0.0)
-    for _ in range(150):
-        loss = model.loss(model(batch), batch, gate_weight=1.0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert loss.item() < 0.05
-    out = model.eval()(batch)
-    assert out.logits.argmax(-1)[2, :3].tolist() == [vocab.answer_index[w] for w in ("apple", "milk", "<eos>")]
 
 
 def test_train_on_the_gpu_then_eval_and_ask_on_either_device(data_dir, tmp_path):

@@ -6,6 +6,7 @@ import torch
 
 from dmn.data import PAD, UNK, Example, Vocab, make_batch
 from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
+from dmn.train import adam
 
 STORIES = [
     Example(
@@ -75,10 +76,16 @@ def test_padding_does_not_change_a_story_s_answer():
         torch.testing.assert_close(model(batch).gates[1, :, :1], alone.gates[0])
 
 
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"))
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("variant", ["dmn", "dmn+"])
-def test_tiny_model_overfits_a_batch(variant):
+def test_tiny_model_overfits_a_batch(variant, device):
+    """With the training loop's optimiser (fused Adam), on the CPU and where there is one the GPU."""
     model, vocab, batch = build(VARIANTS[variant], hidden=24)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    model, batch = model.to(device), batch.to(device)
+    optimizer = adam(model, lr=0.01)
     for _ in range(150):
         loss = model.loss(model(batch), batch, gate_weight=1.0)
         optimizer.zero_grad()
