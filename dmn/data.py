@@ -560,13 +560,6 @@ class Vocab:
             return next((k for k in (key.lower(), key.capitalize()) if k in self.word_index), None)
         return None
 
-    def _index(self, token: str) -> int:
-        entry = self._entry(token)
-        index = None if entry is None else self.word_index[entry]
-        if index is None and self.signatures:
-            index = self.word_index.get(word_signature(self._key(token)))
-        return self.word_index[UNK] if index is None else index
-
     def encode(self, tokens: Sequence[str]) -> list[int]:
         try:  # the common case, every token already looked up: one C-level pass
             return list(map(self._token_ids.__getitem__, tokens))
@@ -575,11 +568,12 @@ class Vocab:
             return [ids[t] if t in ids else self._look_up(t) for t in tokens]
 
     def _look_up(self, token: str) -> int:
-        """_index, remembered for tokens the vocabulary has (so that a server's cache stays bounded
-        however many unknown words its users type)."""
-        index = self._index(token)
-        if self.knows(token):
-            self._token_ids[token] = index
+        """The id of the token's word, remembered; else of its signature (or <unk>), not remembered
+        (so that a server's cache stays bounded however many unknown words its users type)."""
+        entry = self._entry(token)
+        if entry is None:
+            return self.word_index.get(self._hidden(token), self.word_index[UNK])
+        index = self._token_ids[token] = self.word_index[entry]
         return index
 
     def encode_chars(self, token: str) -> list[int]:
