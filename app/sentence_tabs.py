@@ -20,14 +20,15 @@ TOAST_SECONDS = 6
 SENTIMENT, TAGGING = "sst:", "pos:"  # checkpoint task prefixes
 DEFAULTS = {SENTIMENT: "sst-binary", TAGGING: "pos-ewt"}
 SENTIMENT_EXAMPLES = [
-    "not bad at all",
-    "the plot is thin but the acting is superb",
-    "not good",
-    "it is not a great film",
-    "i expected to hate it , but it is wonderful",
-    "the acting is good but the story is boring",
-    "a wonderful , moving film",
-    "the worst film ever",
+    "The plot is thin, but the acting is superb.",
+    "I expected to hate it, but it is wonderful.",
+    "The acting is good, but the story is boring.",
+    "Not good.",
+    "It is not a great film.",
+    "Not bad at all.",
+    "It's not a bad film.",
+    "A wonderful, moving film.",
+    "The worst film ever.",
 ]
 TAG_EXAMPLES = [
     "I love this movie",
@@ -38,9 +39,10 @@ TAG_EXAMPLES = [
 SENTIMENT_HELP = """### What the gates mean here
 Every word of the sentence is a fact, and each pass of the memory re-reads the whole sentence. A gate
 is how much one pass attends to one word (each pass's gates sum to 1; ★ marks its most attended word).
-Negation and contrast ("not bad", "thin **but** superb") are where one reading may not be enough: watch
-whether a later pass moves to the word that flips or outweighs the first one. Drag *Show pass* to compare
-(a small model does not always manage; the examples include sentences it gets wrong)."""
+Negation and contrast ("not bad", "thin, **but** superb") are where one reading may not be enough: watch
+whether a later pass moves to the word that flips or outweighs the first one. Drag *Show pass* to compare:
+in the first example, `sst-binary`'s first pass weighs "thin" most and its second "superb". A small model
+does not always manage: `sst-binary` reads "Not bad at all." as negative (`sst-fine` as positive)."""
 TAG_HELP = """### What the gates mean here
 Every word is a fact and gets its own tag; each pass re-reads the sentence and the gates say which
 words the memory weighs most (★: the most attended word of a pass). The tags come from each word's
@@ -128,7 +130,7 @@ def sentiment(sentence: str, checkpoint: str = "") -> dict:
     """The sentiment of one sentence with a DMN sentiment checkpoint; bad input gives "error".
 
     Args:
-        sentence: the sentence, e.g. "not bad at all".
+        sentence: the sentence, e.g. "The plot is thin, but the acting is superb."
         checkpoint: a sentiment checkpoint (task "sst:..."), e.g. "sst-binary" or "sst-fine" (empty: sst-binary).
 
     Returns:
@@ -254,7 +256,7 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             checkpoint = _picker(SENTIMENT, "sst-checkpoint", "sst-binary: positive/negative; sst-fine: five labels.")
-            sentence = _sentence_box("sst-sentence", "not bad at all")
+            sentence = _sentence_box("sst-sentence", SENTIMENT_EXAMPLES[0])
             run = gr.Button("Run", variant="primary", elem_id="sst-run")
             examples = gr.Examples([[s] for s in SENTIMENT_EXAMPLES], inputs=[sentence], label="Negation and contrast")
         with gr.Column(scale=4):

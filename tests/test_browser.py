@@ -214,9 +214,9 @@ def test_sentiment_and_part_of_speech_tabs_in_a_browser(page, tmp_path):
     page.locator("#sst-pass-slider input[type=number]").fill("2")
     page.locator("#sst-pass-slider input[type=number]").press("Enter")
     wait_text(page, "#sst-sentence-by-pass", "Pass 2 of 2")
-    page.get_by_role("button", name="not bad at all").click()
+    page.get_by_role("button", name="Not bad at all.").click()
     wait_text(page, "#sst-sentence-by-pass", "Pass 1 of 2")
-    assert "not" in page.inner_text("#sst-gates")
+    assert "Not" in page.inner_text("#sst-gates")
     settle(page)
     page.screenshot(path=tmp_path / "sentiment.png", full_page=True)
 

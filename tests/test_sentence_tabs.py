@@ -74,6 +74,24 @@ def test_fine_grained_checkpoint(client):
     assert result["answer"].endswith("negative")
 
 
+def _most_attended(result: dict) -> list[str]:
+    return [result["facts"][row.index(max(row))] for row in result["gates"]]
+
+
+def test_the_tab_s_examples_do_what_its_help_text_says():
+    """SENTIMENT_HELP describes the shipped models on the examples: keep it true when they change."""
+    for checkpoint in ("sst-binary", "sst-fine"):
+        for example in sentence_tabs.SENTIMENT_EXAMPLES:
+            result = sentence_tabs.sentiment(example, checkpoint)
+            assert result["error"] is None and result["unknown_words"] == [], (checkpoint, example)
+    first = sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], "sst-binary")
+    assert first["answer"] == "positive" and _most_attended(first) == ["thin", "superb"]
+    assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "negative"
+    assert sentence_tabs.sentiment("Not bad at all.", "sst-fine")["answer"] == "positive"
+    assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
+    assert '"thin" most and its second "superb"' in sentence_tabs.SENTIMENT_HELP
+
+
 def test_a_tagged_sentence_has_one_tag_per_word(client):
     result = tag(client, "I love this movie")
     assert result["error"] is None and result["checkpoint"] == "pos-ewt"
