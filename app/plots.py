@@ -222,9 +222,7 @@ def training_curves(history: Sequence[dict], epochs: int | None = None, best_epo
     """
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"), horizontal_spacing=0.1
-    )
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"), horizontal_spacing=0.1)
     x = [h["epoch"] for h in history]
     fig.add_trace(
         go.Scatter(
@@ -278,8 +276,9 @@ def training_curves(history: Sequence[dict], epochs: int | None = None, best_epo
 # One-sentence models (sentiment, part of speech): every word is a fact
 
 
-def sentence_by_pass_html(words: Sequence[str], gates: Sequence[Sequence[float]], top_facts: Sequence[int],
-                          pass_number: int) -> str:
+def sentence_by_pass_html(
+    words: Sequence[str], gates: Sequence[Sequence[float]], top_facts: Sequence[int], pass_number: int
+) -> str:
     """The sentence inline, each word shaded by its gate on one pass (1-based), the top word starred."""
     if not words or not gates:
         return ""

@@ -352,7 +352,6 @@ class SampleStory:
     supporting: list[int]  # indices of the supporting sentences in the story
 
 
-
 # bAbI's people and animals, capitalised again for display (the model lower-cases everything anyway)
 NAMES = frozenset(
     "antoine bernhard bill brian daniel emily fred gertrude greg jason jeff jessica john julie julius "

@@ -147,8 +147,9 @@ def model_card(summary: Any) -> str:
         f"| passes | {passes} |",
         f"| hidden units | {model.get('hidden', '?')} |",
         f"| memory (max facts read) | {model.get('max_facts', '?')} |",
-        "| modules | input {input_module}, gate {gate}, episode {episode}, memory update {memory_update} |"
-        .format(**{k: model.get(k, "?") for k in ("input_module", "gate", "episode", "memory_update")}),
+        "| modules | input {input_module}, gate {gate}, episode {episode}, memory update {memory_update} |".format(
+            **{k: model.get(k, "?") for k in ("input_module", "gate", "episode", "memory_update")}
+        ),
         f"| vocabulary | {len(summary.vocabulary)} words |",
         f"| runs on | {summary.device} |",
         f"| folder | `{_short_path(info.path)}` |",
@@ -182,6 +183,7 @@ def model_card(summary: Any) -> str:
     if config.get("command"):
         lines += ["", "### The command that made it", "", "```bash", str(config["command"]), "```"]
     return "\n".join(lines)
+
 
 # $$...$$ on its own line is a displayed equation, \( ... \) is inline.
 LATEX = [

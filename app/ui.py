@@ -108,9 +108,7 @@ def render(result: dict | None, sample: dict | None, story: str, question: str) 
         gr.Warning(result["warning"], duration=TOAST_SECONDS)
         status.append(f"**⚠ Warning:** {html.escape(result['warning'], quote=False)}")
     if unread:
-        status.append(
-            f"**⚠ Note:** {unread} of the supporting facts are among the sentences the model did not read."
-        )
+        status.append(f"**⚠ Note:** {unread} of the supporting facts are among the sentences the model did not read.")
     facts, gates, top = result["facts"], result["gates"], result["top_facts"]
     return (
         "\n".join(lines),
@@ -128,9 +126,7 @@ def show_pass(result: dict | None, sample: dict | None, story: str, question: st
     if not result or result.get("error") or not result.get("gates"):
         return ""
     supporting, _ = shown_supporting(result, known_answer(sample, story, question))
-    return plots.story_by_pass_html(
-        result["facts"], result["gates"], result["top_facts"], int(pass_number), supporting
-    )
+    return plots.story_by_pass_html(result["facts"], result["gates"], result["top_facts"], int(pass_number), supporting)
 
 
 def sample(task: int) -> tuple[str, str, dict, str]:
@@ -139,8 +135,7 @@ def sample(task: int) -> tuple[str, str, dict, str]:
         test = service.random_test_story(int(task))
     except DataNotFoundError as err:
         raise gr.Error(
-            f"No bAbI test data on this machine. {err} "
-            "(`python -m dmn download babi` puts it in ~/.cache/dmn/data.)",
+            f"No bAbI test data on this machine. {err} (`python -m dmn download babi` puts it in ~/.cache/dmn/data.)",
             duration=None,
             print_exception=False,
         ) from None
@@ -234,9 +229,7 @@ def build_demo() -> gr.Blocks:
                     )
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     with gr.Row(equal_height=True):
-                        task = gr.Dropdown(
-                            service.task_choices(), value=1, label="bAbI task", scale=3, elem_id="task"
-                        )
+                        task = gr.Dropdown(service.task_choices(), value=1, label="bAbI task", scale=3, elem_id="task")
                         sample_btn = gr.Button("Sample", scale=1, elem_id="sample")
                 with gr.Column(scale=4):
                     answer_md = gr.Markdown(elem_id="answer")
@@ -246,7 +239,13 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(texts.GATES_HELP)
             gates_plot = gr.Plot(show_label=False, elem_id="gates")
             pass_slider = gr.Slider(
-                1, 3, value=1, step=1, label="Show pass", info=texts.PASS_VIEW_HELP, visible=False,
+                1,
+                3,
+                value=1,
+                step=1,
+                label="Show pass",
+                info=texts.PASS_VIEW_HELP,
+                visible=False,
                 elem_id="pass-slider",
             )
             pass_html = gr.HTML(elem_id="story-by-pass")
@@ -282,9 +281,9 @@ def build_demo() -> gr.Blocks:
         model = dict(fn=ask, inputs=ask_inputs, outputs=[result_json], concurrency_id="model")
         gr.api(ask, api_name="ask", concurrency_id="model")
         gr.on([run.click, question.submit], **model, api_visibility="private").then(**draw)
-        sample_btn.click(
-            sample, [task], [story, question, sample_state, watch_md], api_name="sample"
-        ).success(**model, api_visibility="private").then(**draw)
+        sample_btn.click(sample, [task], [story, question, sample_state, watch_md], api_name="sample").success(
+            **model, api_visibility="private"
+        ).then(**draw)
         examples.load_input_event.then(**model, api_visibility="private").then(**draw)
         pass_slider.input(
             show_pass,
@@ -292,9 +291,7 @@ def build_demo() -> gr.Blocks:
             [pass_html],
             api_visibility="private",
         )
-        checkpoint.change(
-            choose_checkpoint, [checkpoint], [passes, card_md, vocab_md], api_visibility="private"
-        )
+        checkpoint.change(choose_checkpoint, [checkpoint], [passes, card_md, vocab_md], api_visibility="private")
         demo.load(refresh_checkpoints, [checkpoint], [checkpoint], api_visibility="private")
     return demo
 

@@ -440,8 +440,31 @@ def _require(path: Path, what: str) -> None:
 
 # Endings that tell an unknown English word's part of speech (longest match wins).
 SUFFIXES = (
-    "ing", "ed", "ly", "ion", "er", "est", "s", "al", "ive", "able", "ible", "ful",
-    "ness", "ment", "ous", "ity", "ic", "y", "ize", "ise", "ist", "ism", "ent", "ant", "'s",
+    "ing",
+    "ed",
+    "ly",
+    "ion",
+    "er",
+    "est",
+    "s",
+    "al",
+    "ive",
+    "able",
+    "ible",
+    "ful",
+    "ness",
+    "ment",
+    "ous",
+    "ity",
+    "ic",
+    "y",
+    "ize",
+    "ise",
+    "ist",
+    "ism",
+    "ent",
+    "ant",
+    "'s",
 )
 _ADDRESS = re.compile(r"@|^https?:|^www\.|\.(com|org|net|edu|gov)\b", re.IGNORECASE)
 

@@ -124,6 +124,7 @@ def accuracy_by_word_kind(
         )
     else:
         groups = ("all words known", "with an unknown word")
+
         def group(ex: Example, facts: list[list[str]]) -> str:
             return groups[bool(vocab.unknown([w for fact in facts for w in fact] + ex.question))]
 
