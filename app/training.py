@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app import service
 from dmn.checkpoint import CheckpointError, load_checkpoint
@@ -48,7 +48,7 @@ from dmn.data import (
     parse_babi,
     resolve_data_dir,
 )
-from dmn.download import DownloadError, download_babi
+from dmn.download import DOWNLOADS, DownloadError
 from dmn.train import RunSpec, TrainConfig, TrainingRun
 
 # --------------------------------------------------------------------------------------------
@@ -309,28 +309,31 @@ def babi_status(tasks: list[int], size: str) -> tuple[bool, str]:
     """(found, Markdown) about the bAbI files these tasks need, for the page before Start."""
     data_dir = resolve_data_dir()
     try:
-        for task in tasks or [1]:
-            for split in ("train", "test"):
-                babi_file(task, size, split, data_dir)
+        _babi_train_files(tasks or [1], size, data_dir)
     except DataNotFoundError:
-        return False, missing_data_message(data_dir, None, ready_to_download=True)
+        return False, missing_data_message("babi", data_dir, None, ready_to_download=True)
     except ValueError as err:
         return False, f"✘ {err}"
     return True, f"✔ bAbI data found in `{data_dir}`."
 
 
-def missing_data_message(data_dir: Path, error: Exception | None, ready_to_download: bool = False) -> str:
+DATA_FOLDERS = {"babi": "babi/en", "sst": "sst", "ewt": "pos/ud_english_ewt"}  # download: what it fills
+
+
+def missing_data_message(name: str, data_dir: Path, error: Exception | None, ready_to_download: bool = False) -> str:
+    """How to get dataset `name` (a `python -m dmn download` name): Start fetches it, or it failed to."""
+    download = DOWNLOADS[name]
     how = (
-        "run `python -m dmn download babi` on a machine with internet and copy `~/.cache/dmn/data` here, "
-        "or point the environment variable `DMN_DATA_DIR` at a folder that holds `babi/en` "
+        f"run `python -m dmn download {name}` on a machine with internet and copy `~/.cache/dmn/data` here, "
+        f"or point the environment variable `DMN_DATA_DIR` at a folder that holds `{DATA_FOLDERS[name]}` "
         "(the app must be restarted for a new `DMN_DATA_DIR`)."
     )
     if ready_to_download:
         return (
-            f"⚠ bAbI data is not in `{data_dir}` yet. **Start** downloads it (about 16 MB, needs internet). "
-            f"Without internet: {how}"
+            f"⚠ {download.title} is not in `{data_dir}` yet. **Start** downloads it (about {download.size}, "
+            f"needs internet). Without internet: {how}"
         )
-    return f"✘ bAbI data is not in `{data_dir}` and could not be downloaded ({error}). To get it: {how}"
+    return f"✘ {download.title} is not in `{data_dir}` and could not be downloaded ({error}). To get it: {how}"
 
 
 def _babi_train_files(tasks: list[int], size: str, data_dir: Path) -> dict[int, Path]:
@@ -339,19 +342,24 @@ def _babi_train_files(tasks: list[int], size: str, data_dir: Path) -> dict[int, 
     return {task: babi_file(task, size, "train", data_dir) for task in tasks}
 
 
-def _ensure_babi(tasks: list[int], size: str, log: Callable[[str], None]) -> dict[int, Path]:
-    """The training files of the tasks, downloading bAbI first when it is missing (TrainError if that fails)."""
+Found = TypeVar("Found")
+
+
+def _ensure_data(name: str, find: Callable[[Path], Found], log: Callable[[str], None]) -> Found:
+    """find(data_dir), downloading dataset `name` first when find raises DataNotFoundError
+    (TrainError if the download fails)."""
     data_dir = resolve_data_dir()
     try:
-        return _babi_train_files(tasks, size, data_dir)
+        return find(data_dir)
     except DataNotFoundError:
         pass
-    log(f"bAbI is not in {data_dir}: downloading it (about 16 MB)…")
+    download = DOWNLOADS[name]
+    log(f"{download.title} is not in {data_dir}: downloading it (about {download.size})…")
     try:
-        download_babi(data_dir)
-        return _babi_train_files(tasks, size, data_dir)
+        download.run(data_dir)
+        return find(data_dir)
     except (DownloadError, DataNotFoundError, OSError) as err:
-        raise TrainError(missing_data_message(data_dir, err)) from None
+        raise TrainError(missing_data_message(name, data_dir, err)) from None
 
 
 def per_task_limit(counts: dict[Any, int], asked: int | None, max_total: int | None) -> tuple[int | None, bool]:
@@ -369,7 +377,7 @@ def per_task_limit(counts: dict[Any, int], asked: int | None, max_total: int | N
 
 
 def _prepare_babi(s: TrainSettings, limits: Limits, log: Callable[[str], None]) -> PreparedData:
-    files = _ensure_babi(s.tasks, s.size, log)
+    files = _ensure_data("babi", lambda data_dir: _babi_train_files(s.tasks, s.size, data_dir), log)
     for task, path in files.items():
         if s.size == "10k" and path.parent.name == "en":
             log(f"Task {task} has no 10k training file here: its 1k file is used.")
@@ -418,28 +426,28 @@ def train_command(s: TrainSettings, task: str, limit: int | None, *extra: str) -
     return shlex.join(command) + "  # as trained in the app's Train tab"
 
 
-SENTENCE_DATA = {  # task: (folder under the data directory, its files, what it is and where to get it)
-    "sst:binary": ("sst", SST_SPLITS, "The Stanford Sentiment Treebank: download trainDevTestTrees_PTB.zip from "
-                   "https://nlp.stanford.edu/sentiment/ and put its train.txt, dev.txt and test.txt in"),
-    "pos:ewt": ("pos/ud_english_ewt", EWT_SPLITS, "Universal Dependencies English EWT: download "
-                "en_ewt-ud-train.conllu, -dev.conllu and -test.conllu from "
-                "https://github.com/UniversalDependencies/UD_English-EWT and put them in"),
-}  # fmt: skip
-SENTENCE_DATA["sst:fine"] = SENTENCE_DATA["sst:binary"]
+SENTENCE_DATA = {"sst:binary": ("sst", SST_SPLITS), "sst:fine": ("sst", SST_SPLITS), "pos:ewt": ("ewt", EWT_SPLITS)}
+# task: (its `python -m dmn download` name, its files in that download's folder)
+
+
+def _sentence_files(task: str, data_dir: Path) -> list[Path]:
+    """The train, dev and test files of a sentence task; DataNotFoundError names those missing."""
+    name, splits = SENTENCE_DATA[task]
+    files = [data_dir / DATA_FOLDERS[name] / file for file in splits.values()]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise DataNotFoundError(f"missing: {', '.join(missing)}")
+    return files
 
 
 def sentence_status(task: str) -> tuple[bool, str]:
-    """(found, Markdown) about the files of a sentence task (never downloaded: the page says how to get them)."""
-    data_dir = resolve_data_dir()
-    folder, files, how = SENTENCE_DATA[task]
-    missing = [name for name in files.values() if not (data_dir / folder / name).is_file()]
-    if missing:
-        return False, (
-            f"✘ Missing in `{data_dir / folder}`: {', '.join(missing)}. {how} `{data_dir / folder}` "
-            "(or point the environment variable `DMN_DATA_DIR` at a folder that holds them; the app must be "
-            "restarted for a new `DMN_DATA_DIR`). This data is not downloaded automatically."
-        )
-    return True, f"✔ Data found in `{data_dir / folder}`."
+    """(found, Markdown) about the files of a sentence task, for the page before Start."""
+    name, data_dir = SENTENCE_DATA[task][0], resolve_data_dir()
+    try:
+        _sentence_files(task, data_dir)
+    except DataNotFoundError:
+        return False, missing_data_message(name, data_dir, None, ready_to_download=True)
+    return True, f"✔ Data found in `{data_dir / DATA_FOLDERS[name]}`."
 
 
 def data_status(s: TrainSettings) -> str:
@@ -455,9 +463,7 @@ SPELLING_WORD_DROPOUT = 0.25  # with spelling: words seen once are hidden this o
 
 def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], None]) -> PreparedData:
     dataset = DATASETS[s.dataset]
-    found, message = sentence_status(dataset.task)
-    if not found:
-        raise TrainError(message.removeprefix("✘ "))
+    _ensure_data(SENTENCE_DATA[dataset.task][0], lambda data_dir: _sentence_files(dataset.task, data_dir), log)
     limit, cap = s.limit, limits.max_train_examples
     if cap and (limit is None or limit > cap):
         limit = cap

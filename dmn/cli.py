@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dmn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("download", help="download and unpack an official dataset archive")
-    p.add_argument("dataset", choices=["babi"])
+    p = commands.add_parser("download", help="download an official dataset (sha256-checked) into the data folder")
+    p.add_argument("dataset", choices=["babi", "sst", "ewt"], help="bAbI, SST (sentiment) or UD English EWT (tagging)")
     _add_data_dir(p)
 
     p = commands.add_parser("train", help="train a DMN and write a checkpoint")
@@ -225,10 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from dmn.download import download_babi
+    from dmn.download import DOWNLOADS
 
-    path = download_babi(resolve_data_dir(args.data_dir))
-    print(f"bAbI is in {path}")
+    download = DOWNLOADS[args.dataset]
+    print(f"{download.title} is in {download.run(resolve_data_dir(args.data_dir))}")
     return 0
 
 

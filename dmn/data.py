@@ -414,11 +414,11 @@ def load_task(
         return load_babi(parse_task(task), size, split, data_dir)
     if family == "sst":
         path = root / "sst" / SST_SPLITS[split]
-        _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)")
+        _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)", "sst")
         return parse_sst(path, which, phrases=phrases and split == "train")
     if task == "pos:ewt":
         path = root / "pos" / "ud_english_ewt" / EWT_SPLITS[split]
-        _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)")
+        _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)", "ewt")
         return parse_conllu(path, task)
     if task == "pos:ptb":
         folder = root / "pos" / "ptb"
@@ -429,9 +429,11 @@ def load_task(
     raise ValueError(f"unknown task {task!r}: use babi:N, babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb")
 
 
-def _require(path: Path, what: str) -> None:
+def _require(path: Path, what: str, download: str = "") -> None:
+    """DataNotFoundError unless path exists, saying what belongs there (and which download fetches it)."""
     if not path.exists():
-        raise DataNotFoundError(f"{path} not found: put {what} there, or point --data-dir / DMN_DATA_DIR at it.")
+        fetch = f"Run `python -m dmn download {download}`, or put" if download else "Put"
+        raise DataNotFoundError(f"{path} not found. {fetch} {what} there, or point --data-dir / DMN_DATA_DIR at it.")
 
 
 # --------------------------------------------------------------------------------------------

@@ -263,7 +263,7 @@ def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_pa
     def offline(data_dir):
         raise DownloadError("could not download https://dl.fbaipublicfiles.com/...: no network")
 
-    monkeypatch.setattr(training, "download_babi", offline)
+    monkeypatch.setitem(training.DOWNLOADS, "babi", training.DOWNLOADS["babi"]._replace(run=offline))
     earlier = training.JOBS.current()
     if earlier is not None:  # a run left by an earlier test must end first: one run at a time
         training.JOBS.wait(earlier.id, 120)
@@ -366,15 +366,38 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
         training.check_settings(training.TrainSettings(dataset="sst-binary", glove=True), limits)
 
 
-def test_missing_sentence_data_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path / "empty"))
+def test_missing_sentence_data_is_downloaded_at_start_or_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    monkeypatch.setenv("DMN_DATA_DIR", str(empty))
     found, note = training.sentence_status("pos:ewt")
-    assert not found and "en_ewt-ud-train.conllu" in note and "UD_English-EWT" in note and "DMN_DATA_DIR" in note
-    assert "nlp.stanford.edu/sentiment" in train_tab.data_status("sst-binary", [], "1k")
-    job = training.JOBS.start(training.TrainSettings(dataset="sst-binary", hidden=16, epochs=1))
-    job = training.JOBS.wait(job.id, 30)
-    assert job.state == "failed" and "trainDevTestTrees_PTB" in job.message and "not downloaded" in job.message
-    assert list(clean_user_dir.iterdir()) == []
+    assert not found and "Start** downloads it" in note and "python -m dmn download ewt" in note
+    assert "pos/ud_english_ewt" in note and "DMN_DATA_DIR" in note
+    assert "python -m dmn download sst" in train_tab.data_status("sst-binary", [], "1k")
+
+    def offline(data_dir):
+        raise DownloadError("could not download https://nlp.stanford.edu/...: no network")
+
+    monkeypatch.setitem(training.DOWNLOADS, "sst", training.DOWNLOADS["sst"]._replace(run=offline))
+    job = training.JOBS.wait(
+        training.JOBS.start(training.TrainSettings(dataset="sst-binary", hidden=16, epochs=1)).id, 30
+    )
+    assert job.state == "failed" and "could not be downloaded" in job.message and "no network" in job.message
+    assert "python -m dmn download sst" in job.message and list(clean_user_dir.iterdir()) == []
+
+    source = shared_data_dir()
+    if source is None or not (source / "sst" / "train.txt").is_file():
+        pytest.skip("SST data not found in DMN_DATA_DIR")
+
+    def download(data_dir):  # stands in for the network: the files the real download writes
+        shutil.copytree(source / "sst", data_dir / "sst")
+        return data_dir / "sst"
+
+    monkeypatch.setitem(training.DOWNLOADS, "sst", training.DOWNLOADS["sst"]._replace(run=download))
+    settings = training.TrainSettings(dataset="sst-binary", tasks=[], hidden=16, epochs=1, limit=50)
+    job = training.JOBS.wait(training.JOBS.start(settings).id, 120)
+    assert job.state == "done", job.message
+    assert "downloading it (about 0.8 MB)" in "\n".join(job.log)
+    assert training.sentence_status("sst:binary")[0]
 
 
 # --------------------------------------------------------------------------------------------
