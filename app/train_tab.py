@@ -96,8 +96,9 @@ are used) | 200,000 | {now(limits.max_train_examples)} |
 One run at a time: a second **Start** while a run is going says so and shows that run's progress.
 New checkpoints go to `DMN_CHECKPOINT_DIR` (now `{service.user_checkpoint_dir()}`); the shipped ones
 are never changed. Names keep only letters, digits, `.`, `_` and `-`, and a name that is taken gets a
-suffix (`my-model-2`). bAbI comes from `DMN_DATA_DIR` (now `{training.resolve_data_dir()}`), or is
-downloaded when missing. On a GPU machine training uses the GPU; on ZeroGPU it runs inside `spaces.GPU`.
+suffix (`my-model-2`). The data (bAbI, SST, EWT) comes from `DMN_DATA_DIR` (now
+`{training.resolve_data_dir()}`), or is downloaded when missing. On a GPU machine training uses the GPU; on
+ZeroGPU it runs inside `spaces.GPU`.
 
 **API** (see "Use via API" at the bottom of the page): `train_start` starts a run and returns its
 `job` id and a `token`; `train_status(job)` returns its state, epochs, curves and log; `train_stop(job,
