@@ -239,15 +239,9 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(texts.GATES_HELP)
             gates_plot = gr.Plot(show_label=False, elem_id="gates")
             pass_slider = gr.Slider(
-                1,
-                3,
-                value=1,
-                step=1,
-                label="Show pass",
-                info=texts.PASS_VIEW_HELP,
-                visible=False,
+                1, 3, value=1, step=1, label="Show pass", info=texts.PASS_VIEW_HELP, visible=False,
                 elem_id="pass-slider",
-            )
+            )  # fmt: skip
             pass_html = gr.HTML(elem_id="story-by-pass")
             gr.Markdown("### Classroom examples\nPick one: it fills the boxes, runs, and says what to watch.")
             examples = gr.Examples(

@@ -441,32 +441,8 @@ def _require(path: Path, what: str, download: str = "") -> None:
 
 
 # Endings that tell an unknown English word's part of speech (longest match wins).
-SUFFIXES = (
-    "ing",
-    "ed",
-    "ly",
-    "ion",
-    "er",
-    "est",
-    "s",
-    "al",
-    "ive",
-    "able",
-    "ible",
-    "ful",
-    "ness",
-    "ment",
-    "ous",
-    "ity",
-    "ic",
-    "y",
-    "ize",
-    "ise",
-    "ist",
-    "ism",
-    "ent",
-    "ant",
-    "'s",
+SUFFIXES = tuple(
+    "ing ed ly ion er est s al ive able ible ful ness ment ous ity ic y ize ise ist ism ent ant 's".split()
 )
 _ADDRESS = re.compile(r"@|^https?:|^www\.|\.(com|org|net|edu|gov)\b", re.IGNORECASE)
 
