@@ -126,6 +126,21 @@ def accuracy_table(test_accuracy: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
+def _data_summary(data: Any) -> str:
+    """' Trained on N examples, M held out for validation (...).' from metrics.json's "data", or ''."""
+    if not isinstance(data, dict):
+        return ""
+    parts = [
+        f"{data[key]:,} {what}"
+        for key, what in (("train_examples", "examples"), ("validation_examples", "held out for validation"))
+        if isinstance(data.get(key), int)
+    ]
+    coverage = data.get("embedding_coverage")
+    if isinstance(coverage, float):
+        parts.append(f"{coverage:.0%} of the vocabulary started from pretrained vectors")
+    return f" Trained on {', '.join(parts)}." if parts else ""
+
+
 def model_card(summary: Any) -> str:
     """Markdown model card of a checkpoint (an `app.service.ModelSummary`)."""
     config, metrics, info = summary.config, summary.metrics, summary.info
@@ -163,9 +178,9 @@ def model_card(summary: Any) -> str:
         lines.append(
             f"Mean **{_pct(metrics.get('mean'))}**"
             + (f", {passed}/{tasks} tasks passed (≥ 95%)" if passed is not None else "")
-            + (f"; evaluated on {metrics['data']}" if metrics.get("data") else "")
-            + (f" on {metrics['date']}" if metrics.get("date") else "")
+            + (f", measured on {metrics['date']}" if metrics.get("date") else "")
             + "."
+            + _data_summary(metrics.get("data"))
         )
         lines += ["", accuracy_table(accuracy)]
         if metrics.get("revised"):  # a change made after training, e.g. to how words are looked up

@@ -269,6 +269,13 @@ def test_model_card_shows_accuracy_settings_and_command():
     card = texts.model_card(summary)
     assert "| 1 | single supporting fact | 97.0% | 100.0% |" in card
     assert "Mean **97.0%**, 1/1 tasks passed" in card
+    summary.metrics |= {
+        "date": "2026-11-25",
+        "data": {"task": "babi:1", "train_examples": 9000, "validation_examples": 1000, "embedding_coverage": None},
+    }
+    card = texts.model_card(summary)
+    assert "passed (≥ 95%), measured on 2026-11-25. Trained on 9,000 examples, 1,000 held out" in card
+    assert "{" not in card.split("### Test accuracy")[1].split("|")[0]  # no raw dict in the summary line
     assert "python -m dmn train --task babi:1" in card and '"epochs": 3' in card and "Revised" not in card
     summary.metrics["revised"] = "2026-11-29: case fallback switched on"
     assert "*Revised 2026-11-29: case fallback switched on*" in texts.model_card(summary)
