@@ -317,15 +317,12 @@ def babi_status(tasks: list[int], size: str) -> tuple[bool, str]:
     return True, f"✔ bAbI data found in `{data_dir}`."
 
 
-DATA_FOLDERS = {"babi": "babi/en", "sst": "sst", "ewt": "pos/ud_english_ewt"}  # download: what it fills
-
-
 def missing_data_message(name: str, data_dir: Path, error: Exception | None, ready_to_download: bool = False) -> str:
     """How to get dataset `name` (a `python -m dmn download` name): Start fetches it, or it failed to."""
     download = DOWNLOADS[name]
     how = (
         f"run `python -m dmn download {name}` on a machine with internet and copy `~/.cache/dmn/data` here, "
-        f"or point the environment variable `DMN_DATA_DIR` at a folder that holds `{DATA_FOLDERS[name]}` "
+        f"or point the environment variable `DMN_DATA_DIR` at a folder that holds `{download.folder.as_posix()}` "
         "(the app must be restarted for a new `DMN_DATA_DIR`)."
     )
     if ready_to_download:
@@ -433,7 +430,7 @@ SENTENCE_DATA = {"sst:binary": ("sst", SST_SPLITS), "sst:fine": ("sst", SST_SPLI
 def _sentence_files(task: str, data_dir: Path) -> list[Path]:
     """The train, dev and test files of a sentence task; DataNotFoundError names those missing."""
     name, splits = SENTENCE_DATA[task]
-    files = [data_dir / DATA_FOLDERS[name] / file for file in splits.values()]
+    files = [data_dir / DOWNLOADS[name].folder / file for file in splits.values()]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         raise DataNotFoundError(f"missing: {', '.join(missing)}")
@@ -447,7 +444,7 @@ def sentence_status(task: str) -> tuple[bool, str]:
         _sentence_files(task, data_dir)
     except DataNotFoundError:
         return False, missing_data_message(name, data_dir, None, ready_to_download=True)
-    return True, f"✔ Data found in `{data_dir / DATA_FOLDERS[name]}`."
+    return True, f"✔ Data found in `{data_dir / DOWNLOADS[name].folder}`."
 
 
 def data_status(s: TrainSettings) -> str:

@@ -234,6 +234,8 @@ def parse_task(spec: str) -> list[int]:
 SENTIMENT_QUESTION = ["what", "is", "the", "sentiment"]
 TAGGING_QUESTION = ["what", "are", "the", "parts", "of", "speech"]
 SST_FINE_LABELS = ["very-negative", "negative", "neutral", "positive", "very-positive"]
+SST_DIR = Path("sst")  # where SST and EWT are read from, under the data folder
+EWT_DIR = Path("pos") / "ud_english_ewt"
 SST_SPLITS = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
 EWT_SPLITS = {"train": "en_ewt-ud-train.conllu", "dev": "en_ewt-ud-dev.conllu", "test": "en_ewt-ud-test.conllu"}
 PTB_SECTIONS = {"train": range(0, 19), "dev": range(19, 22), "test": range(22, 25)}  # the usual WSJ split
@@ -413,11 +415,11 @@ def load_task(
     if family == "babi":
         return load_babi(parse_task(task), size, split, data_dir)
     if family == "sst":
-        path = root / "sst" / SST_SPLITS[split]
+        path = root / SST_DIR / SST_SPLITS[split]
         _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)", "sst")
         return parse_sst(path, which, phrases=phrases and split == "train")
     if task == "pos:ewt":
-        path = root / "pos" / "ud_english_ewt" / EWT_SPLITS[split]
+        path = root / EWT_DIR / EWT_SPLITS[split]
         _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)", "ewt")
         return parse_conllu(path, task)
     if task == "pos:ptb":

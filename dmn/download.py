@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from dmn.data import EWT_DIR, SST_DIR, SST_SPLITS
+
 BABI_URL = "https://dl.fbaipublicfiles.com/babi/tasks_1-20_v1-2.tar.gz"
 # sha256 and size of tasks_1-20_v1-2.tar.gz, as recorded for this archive by Hugging Face datasets
 BABI_SHA256 = "0364ebde659f14d11bc21744516c5ec49d3d06cb692733f66680771244998898"
@@ -26,7 +28,6 @@ SST_URL = "https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"
 # sha256 of trainDevTestTrees_PTB.zip (789,539 bytes), as pinned for this archive by Flux.jl's
 # sentiment treebank loader and by other projects' download pins
 SST_SHA256 = "5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc"
-SST_MEMBERS = {"trees/train.txt": "train.txt", "trees/dev.txt": "dev.txt", "trees/test.txt": "test.txt"}
 
 # UD_English-EWT as released in UD 2.16 (master, 2025-05-10); sha256 of each file at that commit
 EWT_COMMIT = "15d613d8447b3478787d4c278730a1e48a945efb"
@@ -118,8 +119,8 @@ def extract_members(archive: Path, members: dict[str, Path]) -> None:
 def download_sst(data_dir: Path, url: str = SST_URL, sha256: str = SST_SHA256) -> Path:
     """Fetch trainDevTestTrees_PTB.zip and put its train, dev and test trees in data_dir/sst
     (skipped when they are all there)."""
-    target = data_dir / "sst"
-    wanted = {member: target / name for member, name in SST_MEMBERS.items()}
+    target = data_dir / SST_DIR
+    wanted = {f"trees/{name}": target / name for name in SST_SPLITS.values()}
     if all(path.is_file() for path in wanted.values()):
         return target
     extract_members(fetched(url, data_dir / "trainDevTestTrees_PTB.zip", sha256), wanted)
@@ -129,7 +130,7 @@ def download_sst(data_dir: Path, url: str = SST_URL, sha256: str = SST_SHA256) -
 def download_ewt(data_dir: Path, url: str = EWT_URL, sha256: dict[str, str] = EWT_SHA256) -> Path:
     """Fetch UD English EWT's files (url has a {name} field) into data_dir/pos/ud_english_ewt,
     each checked against its pinned sha256 (files already there with it are kept)."""
-    target = data_dir / "pos" / "ud_english_ewt"
+    target = data_dir / EWT_DIR
     for name, digest in sha256.items():
         fetched(url.format(name=name), target / name, digest)
     return target
@@ -139,10 +140,11 @@ class Download(NamedTuple):
     run: Callable[[Path], Path]  # data_dir -> the folder it filled
     title: str
     size: str  # about how much it fetches
+    folder: Path  # where under the data folder the data is read from
 
 
 DOWNLOADS = {
-    "babi": Download(download_babi, "bAbI v1.2", "16 MB"),
-    "sst": Download(download_sst, "The Stanford Sentiment Treebank", "0.8 MB"),
-    "ewt": Download(download_ewt, "Universal Dependencies English EWT", "18 MB"),
+    "babi": Download(download_babi, "bAbI v1.2", "16 MB", Path("babi") / "en"),
+    "sst": Download(download_sst, "The Stanford Sentiment Treebank", "0.8 MB", SST_DIR),
+    "ewt": Download(download_ewt, "Universal Dependencies English EWT", "18 MB", EWT_DIR),
 }
