@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app import service
-from dmn.checkpoint import CheckpointError, load_checkpoint
+from dmn.checkpoint import MEMBER_WEIGHTS, CheckpointError, load_checkpoint
 from dmn.data import (
     BABI_TASK_NAMES,
     EWT_SPLITS,
@@ -1174,10 +1174,15 @@ def zip_checkpoint(key: str, keep_seconds: float = 3600) -> Path:
     name = sanitize_name(info.name, "checkpoint")
     target = folder / f"{name}.zip"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file in CHECKPOINT_FILES:
-            if (info.path / file).is_file():
-                archive.write(info.path / file, f"{name}/{file}")
+        for file in sorted(info.path.iterdir()):
+            if file.is_file() and checkpoint_file(file.name):
+                archive.write(file, f"{name}/{file.name}")
     return target
+
+
+def checkpoint_file(name: str) -> bool:
+    """Whether a file of this name belongs in a checkpoint: the four files, or an ensemble member's weights."""
+    return name in CHECKPOINT_FILES or MEMBER_WEIGHTS.fullmatch(name) is not None
 
 
 def _member_file(info: zipfile.ZipInfo, zip_name: str) -> tuple[str | None, str | None]:
@@ -1201,10 +1206,11 @@ def _member_file(info: zipfile.ZipInfo, zip_name: str) -> tuple[str | None, str 
             raise TrainError(f"{zip_name}: the folder {shown!r} is nested too deep.")
         return parts[0], None
     folder, file = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
-    if file not in CHECKPOINT_FILES:
+    if not checkpoint_file(file):
         raise TrainError(
-            f"{zip_name}: {shown!r} is not allowed. A checkpoint zip holds only model.safetensors, config.json, "
-            "vocab.json and metrics.json (weights as safetensors, never pickles such as .pt, .pth, .bin or .pkl)."
+            f"{zip_name}: {shown!r} is not allowed. A checkpoint zip holds only model.safetensors (and an "
+            "ensemble's model-2.safetensors, ...), config.json, vocab.json and metrics.json (weights as "
+            "safetensors, never pickles such as .pt, .pth, .bin or .pkl)."
         )
     return folder, file
 
@@ -1233,7 +1239,9 @@ def install_checkpoint_zip(path: str | os.PathLike | None, limits: Limits | None
     with archive:
         infos = [i for i in archive.infolist() if not any(m in i.filename for m in IGNORED_MEMBERS)]
         if len(infos) > 16:
-            raise TrainError(f"{zip_name} holds {len(infos)} entries; a checkpoint has 4 files.")
+            raise TrainError(
+                f"{zip_name} holds {len(infos)} entries; a checkpoint has 4 files (an ensemble one more per member)."
+            )
         files: dict[str, zipfile.ZipInfo] = {}
         folders = set()
         for info in infos:

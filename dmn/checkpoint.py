@@ -1,14 +1,17 @@
 """Checkpoints: a directory of model.safetensors, config.json, vocab.json and metrics.json.
 
-Weights are safetensors and everything else is JSON, so loading never unpickles. A checkpoint is
-written into a temporary directory beside its destination and renamed into place, so a crash
-never leaves a half-written checkpoint.
+An ensemble (`Ensemble`) keeps each member's weights in a file of its own (model.safetensors,
+model-2.safetensors, ...), named in config.json's "members". Weights are safetensors and
+everything else is JSON, so loading never unpickles. A checkpoint is written into a temporary
+directory beside its destination and renamed into place, so a crash never leaves a half-written
+checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,9 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dmn.data import Vocab
-from dmn.model import DMN, DMNConfig
+from dmn.model import DMN, DMNConfig, Ensemble
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
+MEMBER_WEIGHTS = re.compile(r"model(-[0-9]+)?\.safetensors")  # the only weight file names a checkpoint may name
 
 
 class CheckpointError(ValueError):
@@ -30,9 +34,9 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    model: DMN
+    model: DMN | Ensemble
     vocab: Vocab
-    config: dict  # {"model": ..., "train": ..., "task": ..., ...}
+    config: dict  # {"model": ..., "train": ..., "task": ..., ...}; an ensemble's "members" instead of "train"
     metrics: dict
     path: Path
 
@@ -78,15 +82,23 @@ def find_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
     return found
 
 
-def save_checkpoint(path: str | os.PathLike, model: DMN, vocab: Vocab, config: dict, metrics: dict) -> Path:
-    """Write the checkpoint directory atomically (temporary directory, then rename)."""
+def save_checkpoint(path: str | os.PathLike, model: DMN | Ensemble, vocab: Vocab, config: dict, metrics: dict) -> Path:
+    """Write the checkpoint directory atomically (temporary directory, then rename). For an
+    ensemble, config["members"] holds one dict per member, to which its weight file is added."""
     path = Path(path)
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    weights = [FILES[0] if i == 0 else f"model-{i + 1}.safetensors" for i in range(len(members))]
+    full_config = {**config, "model": model.config.to_dict()}
+    if isinstance(model, Ensemble):
+        if len(config.get("members", [])) != len(members):
+            raise ValueError("an ensemble's config needs one entry in 'members' per member")
+        described = zip(config["members"], weights, strict=True)
+        full_config["members"] = [{**info, "weights": name} for info, name in described]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / "model.safetensors")
-        full_config = {**config, "model": model.config.to_dict()}
+        for name, member in zip(weights, members, strict=True):
+            save_file({k: v.detach().cpu().contiguous() for k, v in member.state_dict().items()}, tmp / name)
         for name, data in (
             ("config.json", full_config),
             ("vocab.json", vocab.to_json()),
@@ -132,17 +144,30 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     if model_config.vocab_size != len(vocab.words) or model_config.answer_size != len(vocab.answers):
         raise CheckpointError(f"{path}: vocab.json does not match the model's vocabulary sizes")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
-    weights = path / "model.safetensors"
+    members = config.get("members")
+    if members is None:
+        model = _load_weights(path / FILES[0], model_config)
+    else:
+        listed = members if isinstance(members, list) else []
+        names = [m.get("weights") if isinstance(m, dict) else None for m in listed]
+        if not names or not all(isinstance(n, str) and MEMBER_WEIGHTS.fullmatch(n) for n in names):
+            raise CheckpointError(f"{path}: config.json's members must each name a file model[-N].safetensors")
+        model = Ensemble([_load_weights(path / name, model_config) for name in names])
+    model.to(device).eval()
+    return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path)
+
+
+def _load_weights(weights: Path, config: DMNConfig) -> DMN:
+    """A DMN of this configuration with the weights of this safetensors file."""
     if not weights.exists():
-        raise CheckpointError(f"{path}: missing model.safetensors")
+        raise CheckpointError(f"{weights.parent}: missing {weights.name}")
     try:
         state = load_file(weights)
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{weights}: unreadable or truncated ({err})") from None
-    model = DMN(model_config)
+    model = DMN(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
         raise CheckpointError(f"{weights}: weights do not fit config.json ({err})") from None
-    model.to(device).eval()
-    return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path)
+    return model

@@ -26,7 +26,7 @@ from dmn.evaluate import (
 )
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
-from dmn.train import VAL_SPLITS, RunSpec, TrainConfig, TrainingRun, validation_set
+from dmn.train import VAL_SPLITS, RunSpec, TrainConfig, TrainingRun, build_ensemble, validation_set
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -215,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     _add_data_dir(p)
 
+    p = commands.add_parser(
+        "ensemble", help="one checkpoint that averages the answers of trained SST or POS checkpoints"
+    )
+    p.add_argument("members", nargs="+", help="checkpoint directories of one task, vocabulary and model settings")
+    p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    _add_data_dir(p)
+
     p = commands.add_parser("ask", help="answer a question about a story")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--story", required=True, help="text file, one sentence per line ('-' for stdin)")
@@ -346,6 +354,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    command = "python -m dmn " + shlex.join(sys.argv[1:])
+    metrics = build_ensemble(args.members, args.out, args.data_dir, args.description, command)
+    print(f"{metrics['members']} members; validation accuracy {metrics['validation_accuracy']:.2%}")
+    print(format_table(metrics["test_accuracy"]))
+    print(f"checkpoint written to {args.out}")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     story = sys.stdin.read() if args.story == "-" else Path(args.story).read_text(encoding="utf-8")
     prediction = Predictor.load(args.checkpoint, args.device).predict(story, args.question, passes=args.passes)
@@ -366,7 +383,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"download": cmd_download, "train": cmd_train, "eval": cmd_eval, "ask": cmd_ask}
+COMMANDS = {"download": cmd_download, "train": cmd_train, "eval": cmd_eval, "ensemble": cmd_ensemble, "ask": cmd_ask}
 
 
 def main(argv: list[str] | None = None) -> int:

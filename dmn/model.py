@@ -8,7 +8,7 @@ P memory passes, A answer steps, V answer vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
@@ -487,9 +487,14 @@ class DMN(nn.Module):
             else:
                 nn.init.zeros_(p)
 
+    @property
+    def max_passes(self) -> int | None:
+        """The most passes this model can run (None: any number)."""
+        return self.memory.max_passes
+
     def forward(self, batch: Batch, passes: int | None = None) -> DMNOutput:
         passes = passes or self.config.passes
-        limit = self.memory.max_passes
+        limit = self.max_passes
         if limit is not None and passes > limit:
             raise ValueError(f"this model was trained with {limit} untied passes; it cannot run {passes}")
         c = self.input_module(batch, self.embedding)  # [B, F, H] facts
@@ -525,3 +530,28 @@ class DMN(nn.Module):
             bce = F.binary_cross_entropy(gates.clamp(1e-6, 1 - 1e-6), one_hot, reduction="none")
             gate_loss = (bce * mask).sum(-1) / mask.sum(-1)
         return loss + gate_weight * gate_loss[has_target].mean()
+
+
+class Ensemble(nn.Module):
+    """DMNs of one configuration and vocabulary, trained apart, that answer together (the paper's
+    ensemble for tagging): the answer probabilities and the gates of every pass are the members'
+    means, so the gates of a pass still sum to 1 over the facts."""
+
+    def __init__(self, members: Sequence[DMN]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.config = members[0].config
+        if any(member.config != self.config for member in members):
+            raise ValueError("the members of an ensemble must share one model configuration")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def max_passes(self) -> int | None:
+        return self.members[0].max_passes
+
+    def forward(self, batch: Batch, passes: int | None = None) -> DMNOutput:
+        outputs = [member(batch, passes) for member in self.members]
+        probabilities = torch.stack([out.logits.softmax(-1) for out in outputs]).mean(0)  # [B, A, V]
+        gates = torch.stack([out.gates for out in outputs]).mean(0)  # [B, P, F]
+        return DMNOutput(probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log(), gates)

@@ -76,7 +76,7 @@ class Predictor:
     @property
     def max_passes(self) -> int | None:
         """The most passes this model can run (None: any number)."""
-        return self.model.memory.max_passes
+        return self.model.max_passes
 
     @property
     def word_level(self) -> bool:

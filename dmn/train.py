@@ -21,7 +21,7 @@ from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, batches, load_task
 from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
-from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
 
 
 @dataclass
@@ -174,6 +174,67 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
             "it was trained on a subset (--limit) or on your own file, and its validation split cannot be rebuilt"
         )
     return examples
+
+
+def build_ensemble(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    description: str = "",
+    command: str = "",
+) -> dict:
+    """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
+    averaged), measured on the dev set they were all chosen on and on the test set; returns its
+    metrics. The members must be sentiment models or taggers of one task with one vocabulary and
+    one model configuration."""
+    members = [load_checkpoint(path) for path in paths]
+    first = members[0]
+    task = first.config.get("task", "")
+    if task.partition(":")[0] not in SENTENCE_FAMILIES:
+        raise ValueError(f"ensembles are built of SST or POS models, which all validate on the dev set, not {task}")
+    for member in members:
+        if isinstance(member.model, Ensemble):
+            raise ValueError(f"{member.path} is an ensemble already: list its members instead")
+        if member.config.get("task") != task:
+            raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {task}")
+        if member.vocab.to_json() != first.vocab.to_json():
+            raise ValueError(f"{member.path} has another vocabulary than {first.path}")
+        if member.model.config != first.model.config:
+            raise ValueError(f"{member.path} has other model settings than {first.path}")
+    model = Ensemble([member.model for member in members])
+    validation = validation_set(first.config, first.metrics, data_dir)
+    val_by_task = accuracy_by_task(model, first.vocab, validation)
+    accuracy = accuracy_on_test_set(model, first.vocab, task, data_dir=data_dir)
+    config = {
+        "task": task,
+        "size": first.config.get("size", "1k"),
+        "variant": first.config.get("variant", ""),
+        "description": description or f"{len(members)} models averaged ({task})",
+        "question": first.config.get("question", ""),
+        "embeddings": first.config.get("embeddings"),
+        "command": command,
+        "members": [
+            {
+                "checkpoint": member.path.name,
+                "command": member.config.get("command", ""),
+                "validation_accuracy": member.metrics.get("validation_accuracy"),
+                "test_accuracy": member.metrics.get("mean"),
+                **({"revised": member.metrics["revised"]} if member.metrics.get("revised") else {}),
+            }
+            for member in members
+        ],
+    }
+    metrics = {
+        "test_accuracy": accuracy,
+        **summary(accuracy),
+        "validation_accuracy": sum(val_by_task.values()) / len(val_by_task),
+        "members": len(members),
+        "data": {"task": task, "size": config["size"], "validation_examples": len(validation)},
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "command": command,
+    }
+    save_checkpoint(out, model, first.vocab, config, metrics)
+    return metrics
 
 
 class WeightAverage:
@@ -499,6 +560,8 @@ class TrainingRun:
         rate. It must have been trained on the same data with the same validation split (else the
         new run would validate on questions it trained on), vocabulary and model settings."""
         start = load_checkpoint(path)
+        if isinstance(start.model, Ensemble):
+            raise ValueError(f"{path} is an ensemble of several models: start from one of its members")
         data = start.metrics.get("data")
         if not data:
             raise ValueError(f"{path} does not record the data it was trained on (a run that has not finished?)")

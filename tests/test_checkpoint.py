@@ -6,7 +6,7 @@ import torch
 import dmn.checkpoint as checkpoint_module
 from dmn.checkpoint import CheckpointError, find_checkpoints, load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, make_batch
-from dmn.model import VARIANTS
+from dmn.model import VARIANTS, Ensemble
 from tests.test_model import STORIES, build, tagger
 
 
@@ -107,3 +107,40 @@ def test_round_trip_keeps_character_features(tmp_path):
     assert loaded.vocab.chars == vocab.chars and loaded.model.input_module.spelling is not None
     batch = make_batch([*examples, Example([["Zed"]], ["tags"], ["NNP"])], vocab, 50, word_facts=True, tagging=True)
     assert torch.equal(model.eval()(batch).logits, loaded.model(batch).logits)
+
+
+def test_an_ensemble_round_trips_with_one_weight_file_per_member(tmp_path):
+    members = [build(VARIANTS["dmn+"], seed=seed)[0] for seed in (0, 1)]
+    vocab = build(VARIANTS["dmn+"])[1]
+    info = [{"checkpoint": "a"}, {"checkpoint": "b"}]
+    path = save_checkpoint(tmp_path / "ck", Ensemble(members), vocab, {"task": "sst:binary", "members": info}, {})
+    assert sorted(p.name for p in path.iterdir()) == sorted([*checkpoint_module.FILES, "model-2.safetensors"])
+    loaded = load_checkpoint(path)
+    assert isinstance(loaded.model, Ensemble) and len(loaded.model.members) == 2
+    assert [m["weights"] for m in loaded.config["members"]] == ["model.safetensors", "model-2.safetensors"]
+    batch = make_batch(STORIES, vocab, 50)
+    before, after = Ensemble(members).eval()(batch), loaded.model(batch)
+    assert torch.equal(before.logits, after.logits) and torch.equal(before.gates, after.gates)
+    with pytest.raises(ValueError, match="one entry in 'members' per member"):
+        save_checkpoint(tmp_path / "other", Ensemble(members), vocab, {"task": "sst:binary"}, {})
+
+
+@pytest.mark.parametrize(
+    "members", [[{"weights": "../outside.safetensors"}], [{"weights": "model.pt"}], [], "model.safetensors"]
+)
+def test_an_ensemble_names_only_its_own_weight_files(saved, members):
+    path, _, _ = saved
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "members": members}))
+    with pytest.raises(CheckpointError, match="must each name a file model"):
+        load_checkpoint(path)
+
+
+def test_a_missing_member_file_is_named(tmp_path):
+    members = [build(VARIANTS["dmn+"], seed=seed)[0] for seed in (0, 1)]
+    vocab = build(VARIANTS["dmn+"])[1]
+    info = [{"checkpoint": "a"}, {"checkpoint": "b"}]
+    path = save_checkpoint(tmp_path / "ck", Ensemble(members), vocab, {"task": "sst:binary", "members": info}, {})
+    (path / "model-2.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="missing model-2.safetensors"):
+        load_checkpoint(path)

@@ -208,3 +208,38 @@ def test_ctrl_c_stops_training_and_still_writes_the_tested_best_model(data_dir, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped"] == "interrupted (Ctrl-C)" and metrics["epochs_run"] < 500
     assert set(metrics["test_accuracy"]) == {"babi:1"}
+
+
+def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir, tmp_path, capsys):
+    members = []
+    for seed in ("0", "1"):
+        out = tmp_path / f"sst-{seed}"
+        args = ["--task", "sst:binary", "--epochs", "1", "--hidden", "8", "--variant", "dmn+", "--seed", seed]
+        result = run_cli("train", *args, "--threads", "1", "--data-dir", str(data_dir), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        members.append(str(out))
+    out = tmp_path / "both"
+    result = run_cli("ensemble", *members, "--out", str(out), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert "2 members; validation accuracy" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["members"] == 2 and metrics["command"].startswith("python -m dmn ensemble")
+    config = json.loads((out / "config.json").read_text())
+    assert [m["checkpoint"] for m in config["members"]] == ["sst-0", "sst-1"]
+    assert all(m["command"].startswith("python -m dmn train --task sst:binary") for m in config["members"])
+    for split, recorded in (("test", metrics["test_accuracy"]), ("validation", metrics["validation_accuracy"])):
+        written = tmp_path / f"{split}.json"
+        args = ["--split", split, "--data-dir", str(data_dir), "--json", str(written)]
+        assert main(["eval", "--checkpoint", str(out), *args]) == 0
+        measured = json.loads(written.read_text())[f"{split}_accuracy"]["sst:binary"]
+        assert measured == pytest.approx(recorded if split == "validation" else recorded["sst:binary"], abs=1e-9)
+    capsys.readouterr()
+    mismatches = [
+        ([str(trained[0]), members[0]], "built of SST or POS models"),
+        ([members[0], str(trained[0])], "was trained on babi:1"),
+        ([members[0], str(REPO / "checkpoints" / "sst-binary")], "another vocabulary"),
+    ]
+    for paths, message in mismatches:
+        assert main(["ensemble", *paths, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dmn.data import PAD, UNK, Example, Vocab, make_batch
-from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
+from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble, InputModule
 from dmn.train import adam
 
 STORIES = [
@@ -217,3 +217,19 @@ def test_character_cnn_ignores_padding_and_needs_the_fusion_input():
 def test_positional_encoding_is_refused_outside_the_fusion_input_module():
     with pytest.raises(ValueError, match="positional encoding is a setting of the fusion input module"):
         DMNConfig(10, 5, positional_encoding=False, **VARIANTS["dmn"])
+
+
+def test_an_ensemble_averages_its_members_probabilities_and_gates():
+    members = [build(VARIANTS["dmn+"], seed=seed)[0].eval() for seed in (0, 1, 2)]
+    _, _, batch = build(VARIANTS["dmn+"])
+    ensemble = Ensemble(members)
+    out = ensemble(batch)
+    outputs = [member(batch) for member in members]
+    mean_probabilities = torch.stack([o.logits.softmax(-1) for o in outputs]).mean(0)
+    torch.testing.assert_close(out.logits.softmax(-1), mean_probabilities)
+    torch.testing.assert_close(out.gates, torch.stack([o.gates for o in outputs]).mean(0))
+    torch.testing.assert_close(out.gates.sum(-1), torch.ones(3, 3))  # still a distribution over the facts
+    assert (out.gates[~batch.fact_mask.unsqueeze(1).expand_as(out.gates)] == 0).all()
+    assert ensemble.max_passes == members[0].max_passes == 3
+    with pytest.raises(ValueError, match="share one model configuration"):
+        Ensemble([members[0], build(VARIANTS["dmn+"], hidden=8)[0]])

@@ -26,7 +26,9 @@ def test_metrics_match_a_fresh_evaluation(info, data_dir):
     recorded = ckpt.metrics["test_accuracy"]
     measured = accuracy_on_test_set(ckpt.model, ckpt.vocab, ckpt.config["task"], ckpt.config["size"], data_dir, "cpu")
     assert measured == pytest.approx(recorded, abs=1e-9)
-    assert ckpt.metrics["command"].startswith("python -m dmn train")
+    assert ckpt.metrics["command"].startswith(("python -m dmn train", "python -m dmn ensemble"))
+    members = ckpt.config.get("members", [])  # an ensemble: every member was made by a command too
+    assert all(member["command"].startswith("python -m dmn train") for member in members)
 
 
 def test_the_recorded_validation_accuracy_is_that_of_the_rebuilt_validation_set(data_dir):

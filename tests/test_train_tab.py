@@ -26,7 +26,7 @@ from app import plots, sentence_tabs, service, train_tab, training, ui  # noqa: 
 from dmn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from dmn.data import Example, Vocab  # noqa: E402
 from dmn.download import DownloadError  # noqa: E402
-from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
+from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble  # noqa: E402
 from dmn.train import RunSpec, TrainConfig  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 from tests.test_app import free_port  # noqa: E402
@@ -122,8 +122,9 @@ def shipped_members(prefix: str = "") -> dict[str, bytes]:
     return {prefix + f.name: f.read_bytes() for f in SHIPPED.iterdir() if f.is_file()}
 
 
-def tiny_sentence_checkpoint(path: Path, task: str) -> Path:
-    """An untrained one-sentence model (sentiment, or a tagger for "pos:..."), saved as a checkpoint."""
+def tiny_sentence_checkpoint(path: Path, task: str, members: int = 1) -> Path:
+    """An untrained one-sentence model (sentiment, or a tagger for "pos:..."), saved as a checkpoint
+    (an ensemble of that many such models when members > 1)."""
     tags = task.startswith("pos:")
     examples = [
         Example([["not"], ["bad"]], ["what", "is", "the", "sentiment"], ["NOT", "ADJ"] if tags else ["positive"]),
@@ -136,7 +137,11 @@ def tiny_sentence_checkpoint(path: Path, task: str) -> Path:
         answer_mode="tags" if tags else "sequence", **VARIANTS["dmn+"],
     )  # fmt: skip
     question = "what tags" if tags else "what is the sentiment"
-    return save_checkpoint(path, DMN(config), vocab, {"task": task, "question": question, "description": "tiny"}, {})
+    about = {"task": task, "question": question, "description": "tiny"}
+    if members == 1:
+        return save_checkpoint(path, DMN(config), vocab, about, {})
+    about["members"] = [{"checkpoint": f"tiny-{i}"} for i in range(members)]
+    return save_checkpoint(path, Ensemble([DMN(config) for _ in range(members)]), vocab, about, {})
 
 
 def zip_folder(folder: Path, target: Path) -> Path:
@@ -543,6 +548,16 @@ def test_a_good_zip_installs_under_a_sanitised_free_name(clean_user_dir, tmp_pat
     assert training.install_checkpoint_zip(zip_of(tmp_path / "babi-joint.zip", shipped_members())) == "babi-joint-2"
     assert sorted(p.name for p in clean_user_dir.iterdir()) == ["babi-joint-2", "hidden-name"]
     assert not (REPO / "checkpoints" / "babi-joint-2").exists()
+
+
+def test_an_ensemble_zips_with_its_members_weights_and_installs_again(clean_user_dir):
+    tiny_sentence_checkpoint(clean_user_dir / "mine-pos", "pos:ewt", members=2)
+    path = training.zip_checkpoint("mine-pos")
+    with zipfile.ZipFile(path) as archive:
+        files = ["config.json", "metrics.json", "model-2.safetensors", "model.safetensors", "vocab.json"]
+        assert sorted(archive.namelist()) == [f"mine-pos/{file}" for file in files]
+    assert training.install_checkpoint_zip(path) == "mine-pos-2"
+    assert len(load_checkpoint(clean_user_dir / "mine-pos-2").model.members) == 2
 
 
 # --------------------------------------------------------------------------------------------
