@@ -46,7 +46,9 @@ does not always manage: `sst-binary` reads "Not bad at all." as negative (`sst-f
 TAG_HELP = """### What the gates mean here
 Every word is a fact and gets its own tag; each pass re-reads the sentence and the gates say which
 words the memory weighs most (★: the most attended word of a pass). The tags come from each word's
-own state, informed by the memory, so a gate is context the tagger used, not the word being tagged."""
+own state, informed by the memory, so a gate is context the tagger used, not the word being tagged.
+`pos-ewt-ensemble` is five taggers trained apart that answer together: its tags are more often right,
+and its gates are the mean of theirs, spread wider where the five attend to different words."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,7 +292,11 @@ def build_tagging(demo: gr.Blocks) -> gr.Dropdown:
     """The Part-of-speech tab's contents and events; returns its checkpoint picker."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            checkpoint = _picker(TAGGING, "pos-checkpoint", "Penn Treebank tags (UD English-EWT).")
+            checkpoint = _picker(
+                TAGGING,
+                "pos-checkpoint",
+                "Penn Treebank tags (UD English-EWT); pos-ewt-ensemble: five taggers averaged.",
+            )
             sentence = _sentence_box("pos-sentence", "I love this movie")
             run = gr.Button("Run", variant="primary", elem_id="pos-run")
             examples = gr.Examples([[s] for s in TAG_EXAMPLES], inputs=[sentence], label="Examples")

@@ -101,6 +101,14 @@ def test_a_tagged_sentence_has_one_tag_per_word(client):
     assert all(0 < p <= 1 for _, p in result["tags"])
 
 
+def test_the_shipped_ensemble_tags_with_its_members_mean_gates(client):
+    result = tag(client, "She can can the fish.", "pos-ewt-ensemble")
+    assert result["error"] is None and result["checkpoint"] == "pos-ewt-ensemble"
+    assert [t for t, _ in result["tags"]] == ["PRP", "MD", "VB", "DT", "NN", "."]
+    for gates in result["gates"]:  # the mean of five softmax gates is a distribution over the words
+        assert sum(gates) == pytest.approx(1, abs=1e-5)
+
+
 def test_unknown_words_warn_and_the_model_still_answers(client):
     reviewed, tagged = sentiment(client, "the xyzzq film is good"), tag(client, "the xyzzq dog runs")
     for result in (reviewed, tagged):
@@ -169,4 +177,4 @@ def test_tags_html_colours_tokens_and_has_a_legend():
 
 def test_pickers_list_only_their_own_checkpoints():
     assert [key for _, key in sentence_tabs.choices("sst:")] == ["sst-binary", "sst-fine"]
-    assert [key for _, key in sentence_tabs.choices("pos:")] == ["pos-ewt"]
+    assert [key for _, key in sentence_tabs.choices("pos:")] == ["pos-ewt", "pos-ewt-ensemble"]
