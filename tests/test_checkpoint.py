@@ -109,11 +109,17 @@ def test_round_trip_keeps_character_features(tmp_path):
     assert torch.equal(model.eval()(batch).logits, loaded.model(batch).logits)
 
 
-def test_an_ensemble_round_trips_with_one_weight_file_per_member(tmp_path):
+@pytest.fixture
+def saved_ensemble(tmp_path):
     members = [build(VARIANTS["dmn+"], seed=seed)[0] for seed in (0, 1)]
     vocab = build(VARIANTS["dmn+"])[1]
     info = [{"checkpoint": "a"}, {"checkpoint": "b"}]
     path = save_checkpoint(tmp_path / "ck", Ensemble(members), vocab, {"task": "sst:binary", "members": info}, {})
+    return path, members, vocab
+
+
+def test_an_ensemble_round_trips_with_one_weight_file_per_member(saved_ensemble, tmp_path):
+    path, members, vocab = saved_ensemble
     assert sorted(p.name for p in path.iterdir()) == sorted([*checkpoint_module.FILES, "model-2.safetensors"])
     loaded = load_checkpoint(path)
     assert isinstance(loaded.model, Ensemble) and len(loaded.model.members) == 2
@@ -136,11 +142,8 @@ def test_an_ensemble_names_only_its_own_weight_files(saved, members):
         load_checkpoint(path)
 
 
-def test_a_missing_member_file_is_named(tmp_path):
-    members = [build(VARIANTS["dmn+"], seed=seed)[0] for seed in (0, 1)]
-    vocab = build(VARIANTS["dmn+"])[1]
-    info = [{"checkpoint": "a"}, {"checkpoint": "b"}]
-    path = save_checkpoint(tmp_path / "ck", Ensemble(members), vocab, {"task": "sst:binary", "members": info}, {})
+def test_a_missing_member_file_is_named(saved_ensemble):
+    path, _, _ = saved_ensemble
     (path / "model-2.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing model-2.safetensors"):
         load_checkpoint(path)

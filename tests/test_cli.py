@@ -227,12 +227,12 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
     config = json.loads((out / "config.json").read_text())
     assert [m["checkpoint"] for m in config["members"]] == ["sst-0", "sst-1"]
     assert all(m["command"].startswith("python -m dmn train --task sst:binary") for m in config["members"])
-    for split, recorded in (("test", metrics["test_accuracy"]), ("validation", metrics["validation_accuracy"])):
+    recorded = {"test": metrics["test_accuracy"]["sst:binary"], "validation": metrics["validation_accuracy"]}
+    for split, accuracy in recorded.items():
         written = tmp_path / f"{split}.json"
         args = ["--split", split, "--data-dir", str(data_dir), "--json", str(written)]
         assert main(["eval", "--checkpoint", str(out), *args]) == 0
-        measured = json.loads(written.read_text())[f"{split}_accuracy"]["sst:binary"]
-        assert measured == pytest.approx(recorded if split == "validation" else recorded["sst:binary"], abs=1e-9)
+        assert json.loads(written.read_text())[f"{split}_accuracy"]["sst:binary"] == pytest.approx(accuracy, abs=1e-9)
     capsys.readouterr()
     mismatches = [
         ([str(trained[0]), members[0]], "built of SST or POS models"),
