@@ -1,5 +1,8 @@
 """The fused GRU kernel (dmn/kernels) against the GRU's written-out equations, values and gradients."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -118,3 +121,16 @@ def test_a_compiled_training_step_matches_the_eager_one():
     other = make_batch(STORIES, vocab, 50)  # 3 stories
     torch.testing.assert_close(compiled(other).logits, model(other).logits, rtol=1e-4, atol=1e-5)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+
+
+def test_a_build_killed_midway_does_not_block_the_next_one(tmp_path):
+    """PyTorch's lock file, left by a build that was killed, would make every later build wait
+    forever; the next build removes it, under an OS lock that no other process holds meanwhile."""
+    pytest.importorskip("fcntl")
+    (tmp_path / "lock").write_text("")
+    try_lock = "import fcntl, sys; fcntl.flock(open(sys.argv[1]), fcntl.LOCK_EX | fcntl.LOCK_NB)"
+    other = [sys.executable, "-c", try_lock, str(tmp_path / "dmn.lock")]
+    with kernels._build_lock(tmp_path):
+        assert not (tmp_path / "lock").exists()
+        assert subprocess.run(other, capture_output=True).returncode != 0  # another build waits
+    assert subprocess.run(other, capture_output=True).returncode == 0

@@ -60,13 +60,15 @@ def _build() -> bool:
     notice = threading.Timer(1.0, print, ["dmn: compiling the fused GRU kernel, once per machine (about 10 s)..."])
     notice.kwargs = {"file": sys.stderr, "flush": True}
     notice.start()  # says so only when the build is not already there
+    name = f"dmn_gru_{_cpu_tag()}"
     try:
-        cpp_extension.load(
-            name=f"dmn_gru_{_cpu_tag()}",
-            sources=[str(Path(__file__).with_name("gru.cpp"))],
-            extra_cflags=["-O3", "-fopenmp-simd", "-march=native"],
-            is_python_module=False,
-        )
+        with _build_lock(Path(cpp_extension._get_build_directory(name, verbose=False))):
+            cpp_extension.load(
+                name=name,
+                sources=[str(Path(__file__).with_name("gru.cpp"))],
+                extra_cflags=["-O3", "-fopenmp-simd", "-march=native"],
+                is_python_module=False,
+            )
         _register_shapes()
         return True
     except Exception as error:  # no compiler, no ninja, or a failed build: PyTorch's GRU serves instead
@@ -74,6 +76,27 @@ def _build() -> bool:
         return False
     finally:
         notice.cancel()
+
+
+@contextmanager
+def _build_lock(build_directory: Path) -> Iterator[None]:
+    """Hold an OS lock on the build folder while loading or building the kernel, and remove the
+    lock file of a build that was killed midway (an app stopped while it compiled): PyTorch would
+    wait on that file forever. The OS frees our lock when its process dies, so while we hold it no
+    other build of ours runs and any PyTorch lock file is such a leftover."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: PyTorch's own lock file only
+        yield
+        return
+    build_directory.mkdir(parents=True, exist_ok=True)
+    with (build_directory / "dmn.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        leftover = build_directory / "lock"
+        if leftover.exists():
+            print(f"dmn: removing {leftover}, left by a build that was stopped midway", file=sys.stderr)
+            leftover.unlink(missing_ok=True)
+        yield
 
 
 def _cpu_tag() -> str:
