@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app import service
-from dmn.checkpoint import MEMBER_WEIGHTS, CheckpointError, load_checkpoint
+from dmn.checkpoint import CheckpointError, is_checkpoint_file, load_checkpoint
 from dmn.data import (
     BABI_TASK_NAMES,
     EWT_SPLITS,
@@ -1152,7 +1152,6 @@ JOBS = JobManager()
 # --------------------------------------------------------------------------------------------
 # Checkpoint zips: download and upload
 
-CHECKPOINT_FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
 REQUIRED_FILES = ("model.safetensors", "config.json", "vocab.json")
 IGNORED_MEMBERS = ("__MACOSX/", ".DS_Store")  # what macOS adds when it zips a folder
 ZIP_ROOT = Path(tempfile.gettempdir()) / "dmn-downloads"
@@ -1175,14 +1174,9 @@ def zip_checkpoint(key: str, keep_seconds: float = 3600) -> Path:
     target = folder / f"{name}.zip"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(info.path.iterdir()):
-            if file.is_file() and checkpoint_file(file.name):
+            if file.is_file() and is_checkpoint_file(file.name):
                 archive.write(file, f"{name}/{file.name}")
     return target
-
-
-def checkpoint_file(name: str) -> bool:
-    """Whether a file of this name belongs in a checkpoint: the four files, or an ensemble member's weights."""
-    return name in CHECKPOINT_FILES or MEMBER_WEIGHTS.fullmatch(name) is not None
 
 
 def _member_file(info: zipfile.ZipInfo, zip_name: str) -> tuple[str | None, str | None]:
@@ -1206,7 +1200,7 @@ def _member_file(info: zipfile.ZipInfo, zip_name: str) -> tuple[str | None, str 
             raise TrainError(f"{zip_name}: the folder {shown!r} is nested too deep.")
         return parts[0], None
     folder, file = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
-    if not checkpoint_file(file):
+    if not is_checkpoint_file(file):
         raise TrainError(
             f"{zip_name}: {shown!r} is not allowed. A checkpoint zip holds only model.safetensors (and an "
             "ensemble's model-2.safetensors, ...), config.json, vocab.json and metrics.json (weights as "

@@ -28,6 +28,11 @@ FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
 MEMBER_WEIGHTS = re.compile(r"model(-[0-9]+)?\.safetensors")  # the only weight file names a checkpoint may name
 
 
+def is_checkpoint_file(name: str) -> bool:
+    """Whether a file of this name belongs in a checkpoint: one of FILES, or an ensemble member's weights."""
+    return name in FILES or MEMBER_WEIGHTS.fullmatch(name) is not None
+
+
 class CheckpointError(ValueError):
     """A checkpoint that is missing, incomplete, corrupt or does not fit its configuration."""
 

@@ -23,7 +23,7 @@ gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
 from app import plots, sentence_tabs, service, train_tab, training, ui  # noqa: E402
-from dmn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from dmn.checkpoint import FILES, load_checkpoint, save_checkpoint  # noqa: E402
 from dmn.data import Example, Vocab  # noqa: E402
 from dmn.download import DownloadError  # noqa: E402
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble  # noqa: E402
@@ -509,7 +509,7 @@ def test_an_uploaded_sentence_checkpoint_reaches_its_own_tab_and_downloads(
     # downloaded through the endpoint as a zip of its folder, and it loads again
     download = client.predict("my-model", api_name="/download_checkpoint")
     with zipfile.ZipFile(download["value"]["path"]) as archive:
-        assert sorted(archive.namelist()) == [f"my-model/{f}" for f in sorted(training.CHECKPOINT_FILES)]
+        assert sorted(archive.namelist()) == [f"my-model/{f}" for f in sorted(FILES)]
         archive.extractall(tmp_path / "back")
     assert load_checkpoint(tmp_path / "back" / "my-model").config["task"] == task
 
