@@ -1,7 +1,8 @@
 """Checkpoints: a directory of model.safetensors, config.json, vocab.json and metrics.json.
 
 An ensemble (`Ensemble`) keeps each member's weights in a file of its own (model.safetensors,
-model-2.safetensors, ...), named in config.json's "members". Weights are safetensors and
+model-2.safetensors, ...), named in config.json's "members"; one that answers another task than
+its members also lists how their answers read as its own ("member_answers"). Weights are safetensors and
 everything else is JSON, so loading never unpickles. A checkpoint is written into a temporary
 directory beside its destination and renamed into place, so a crash never leaves a half-written
 checkpoint.
@@ -146,7 +147,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         model_config = DMNConfig.from_dict(config.get("model") or {})
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: {err}") from None
-    if model_config.vocab_size != len(vocab.words) or model_config.answer_size != len(vocab.answers):
+    answer_map = _answer_map(config, vocab, path)
+    if model_config.vocab_size != len(vocab.words) or model_config.answer_size != len(answer_map or vocab.answers):
         raise CheckpointError(f"{path}: vocab.json does not match the model's vocabulary sizes")
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
     members = config.get("members")
@@ -157,9 +159,26 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         names = [m.get("weights") if isinstance(m, dict) else None for m in listed]
         if not names or not all(isinstance(n, str) and MEMBER_WEIGHTS.fullmatch(n) for n in names):
             raise CheckpointError(f"{path}: config.json's members must each name a file model[-N].safetensors")
-        model = Ensemble([_load_weights(path / name, model_config) for name in names])
+        model = Ensemble([_load_weights(path / name, model_config) for name in names], answer_map)
     model.to(device).eval()
     return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path)
+
+
+def _answer_map(config: dict, vocab: Vocab, path: Path) -> list[int | None] | None:
+    """An ensemble that answers another task than its members (config.json's "member_answers": each
+    member answer, in the members' order, with the answer it counts towards or null) as
+    Ensemble's answer_map; None for any other checkpoint."""
+    pairs = config.get("member_answers")
+    if pairs is None:
+        return None
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise CheckpointError(f"{path}: config.json's member_answers must be [member answer, answer or null] pairs")
+    if "members" not in config:
+        raise CheckpointError(f"{path}: config.json has member_answers but no members: only an ensemble reads them")
+    unknown = [answer for _, answer in pairs if answer is not None and answer not in vocab.answer_index]
+    if unknown:
+        raise CheckpointError(f"{path}: config.json's member_answers name answers outside vocab.json: {unknown}")
+    return [None if answer is None else vocab.answer_index[answer] for _, answer in pairs]
 
 
 def _load_weights(weights: Path, config: DMNConfig) -> DMN:

@@ -220,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("members", nargs="+", help="checkpoint directories of one task, vocabulary and model settings")
     p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
+    p.add_argument(
+        "--task",
+        help="the task it answers, if not its members' own: sst:binary for sst:fine members (the probabilities of "
+        "very negative and negative add up to negative, those of positive and very positive to positive; "
+        "neutral is dropped)",
+    )
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     _add_data_dir(p)
 
@@ -356,7 +362,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
     command = "python -m dmn " + shlex.join(sys.argv[1:])
-    metrics = build_ensemble(args.members, args.out, args.data_dir, args.description, command)
+    metrics = build_ensemble(args.members, args.out, args.data_dir, args.description, command, args.task)
     print(f"{metrics['members']} members; validation accuracy {metrics['validation_accuracy']:.2%}")
     print(format_table(metrics["test_accuracy"]))
     print(f"checkpoint written to {args.out}")

@@ -234,6 +234,13 @@ def parse_task(spec: str) -> list[int]:
 SENTIMENT_QUESTION = ["what", "is", "the", "sentiment"]
 TAGGING_QUESTION = ["what", "are", "the", "parts", "of", "speech"]
 SST_FINE_LABELS = ["very-negative", "negative", "neutral", "positive", "very-positive"]
+# The binary setting's label of each fine-grained one (labels 0-1 negative, 3-4 positive; neutral dropped).
+SST_BINARY_OF_FINE = {
+    "very-negative": "negative",
+    "negative": "negative",
+    "positive": "positive",
+    "very-positive": "positive",
+}
 SST_DIR = Path("sst")  # where SST and EWT are read from, under the data folder
 EWT_DIR = Path("pos") / "ud_english_ewt"
 SST_SPLITS = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
@@ -291,10 +298,8 @@ def parse_trees(text: str, where: str) -> list[Tree]:
 def _sst_label(tree: Tree, setting: str, where: str) -> str | None:
     if tree.label not in {"0", "1", "2", "3", "4"}:
         raise DataFormatError(f"{where}: sentiment label {tree.label!r} is not 0-4")
-    value = int(tree.label)
-    if setting == "fine":
-        return SST_FINE_LABELS[value]
-    return None if value == 2 else ("negative" if value < 2 else "positive")
+    fine = SST_FINE_LABELS[int(tree.label)]
+    return fine if setting == "fine" else SST_BINARY_OF_FINE.get(fine)
 
 
 def parse_sst(path: str | os.PathLike, setting: str = "binary", phrases: bool = False) -> list[Example]:
@@ -429,6 +434,14 @@ def load_task(
         _require(files[0] if files else folder / "00", "the WSJ Penn Treebank (sections 00-24 of .mrg or .pos files)")
         return [ex for f in files for ex in parse_ptb(f, task)]
     raise ValueError(f"unknown task {task!r}: use babi:N, babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb")
+
+
+def answer_translation(source: str, target: str) -> dict[str, str | None]:
+    """How answers of task `source` read as answers of task `target`: the target answer of each
+    source answer, None for one the target task drops. Only sst:fine reads as sst:binary."""
+    if (source, target) != ("sst:fine", "sst:binary"):
+        raise ValueError(f"models of {source} cannot answer {target}: only sst:fine models can answer sst:binary")
+    return {EOS: EOS, **{fine: SST_BINARY_OF_FINE.get(fine) for fine in SST_FINE_LABELS}}
 
 
 def _require(path: Path, what: str, download: str = "") -> None:

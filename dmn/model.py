@@ -535,9 +535,14 @@ class DMN(nn.Module):
 class Ensemble(nn.Module):
     """DMNs of one configuration and vocabulary, trained apart, that answer together (the paper's
     ensemble for tagging): the answer probabilities and the gates of every pass are the members'
-    means, so the gates of a pass still sum to 1 over the facts."""
+    means, so the gates of a pass still sum to 1 over the facts.
 
-    def __init__(self, members: Sequence[DMN]) -> None:
+    With an answer_map the ensemble answers another task than its members: answer_map[i] is the
+    ensemble's answer that member answer i counts towards, or None for one it drops; the mean
+    probabilities are summed accordingly and renormalised (e.g. five sentiment classes read as two).
+    """
+
+    def __init__(self, members: Sequence[DMN], answer_map: Sequence[int | None] | None = None) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
@@ -545,6 +550,16 @@ class Ensemble(nn.Module):
         if any(member.config != self.config for member in members):
             raise ValueError("the members of an ensemble must share one model configuration")
         self.members = nn.ModuleList(members)
+        self.answer_map = None if answer_map is None else list(answer_map)
+        merge = None
+        if self.answer_map is not None:
+            if len(self.answer_map) != self.config.answer_size:
+                raise ValueError(f"the answer map needs one entry per member answer ({self.config.answer_size})")
+            kept = [(i, answer) for i, answer in enumerate(self.answer_map) if answer is not None]
+            merge = torch.zeros(self.config.answer_size, 1 + max((answer for _, answer in kept), default=-1))
+            for i, answer in kept:
+                merge[i, answer] = 1.0  # [V members, V ensemble]
+        self.register_buffer("merge", merge, persistent=False)
 
     @property
     def max_passes(self) -> int | None:
@@ -553,5 +568,9 @@ class Ensemble(nn.Module):
     def forward(self, batch: Batch, passes: int | None = None) -> DMNOutput:
         outputs = [member(batch, passes) for member in self.members]
         probabilities = torch.stack([out.logits.softmax(-1) for out in outputs]).mean(0)  # [B, A, V]
+        tiny = torch.finfo(probabilities.dtype).tiny
+        if self.merge is not None:
+            probabilities = probabilities @ self.merge  # [B, A, V ensemble]
+            probabilities = probabilities / probabilities.sum(-1, keepdim=True).clamp_min(tiny)
         gates = torch.stack([out.gates for out in outputs]).mean(0)  # [B, P, F]
-        return DMNOutput(probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log(), gates)
+        return DMNOutput(probabilities.clamp_min(tiny).log(), gates)

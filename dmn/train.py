@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dmn.checkpoint import load_checkpoint, save_checkpoint
-from dmn.data import Example, Vocab, batches, load_task
+from dmn.data import EOS, Example, Vocab, answer_translation, batches, load_task
 from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
@@ -182,29 +182,43 @@ def build_ensemble(
     data_dir: str | os.PathLike | None = None,
     description: str = "",
     command: str = "",
+    task: str | None = None,
 ) -> dict:
     """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
-    averaged), measured on the dev set they were all chosen on and on the test set; returns its
-    metrics. The members must be sentiment models or taggers of one task with one vocabulary and
-    one model configuration."""
+    averaged), measured on the dev set and on the test set; returns its metrics. The members must
+    be sentiment models or taggers of one task with one vocabulary and one model configuration.
+    `task` (default: theirs) may name another task that their answers translate to
+    (`answer_translation`: sst:fine models answering sst:binary)."""
     members = [load_checkpoint(path) for path in paths]
     first = members[0]
-    task = first.config.get("task", "")
-    if task.partition(":")[0] not in SENTENCE_FAMILIES:
-        raise ValueError(f"ensembles are built of SST or POS models, which all validate on the dev set, not {task}")
+    member_task = first.config.get("task", "")
+    if member_task.partition(":")[0] not in SENTENCE_FAMILIES:
+        raise ValueError(
+            f"ensembles are built of SST or POS models, which all validate on the dev set, not {member_task}"
+        )
     for member in members:
         if isinstance(member.model, Ensemble):
             raise ValueError(f"{member.path} is an ensemble already: list its members instead")
-        if member.config.get("task") != task:
-            raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {task}")
+        if member.config.get("task") != member_task:
+            raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {member_task}")
         if member.vocab.to_json() != first.vocab.to_json():
             raise ValueError(f"{member.path} has another vocabulary than {first.path}")
         if member.model.config != first.model.config:
             raise ValueError(f"{member.path} has other model settings than {first.path}")
-    model = Ensemble([member.model for member in members])
-    validation = validation_set(first.config, first.metrics, data_dir)
-    val_by_task = accuracy_by_task(model, first.vocab, validation)
-    accuracy = accuracy_on_test_set(model, first.vocab, task, data_dir=data_dir)
+    validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
+    task = task or member_task
+    vocab, answer_map, translated = first.vocab, None, {}
+    if task != member_task:
+        translation = answer_translation(member_task, task)
+        answers = [EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})]
+        vocab = replace(first.vocab, answers=answers)
+        pairs = [[answer, translation[answer]] for answer in first.vocab.answers]
+        answer_map = [None if target is None else vocab.answer_index[target] for _, target in pairs]
+        translated = {"member_task": member_task, "member_answers": pairs}
+        validation = load_task(task, "dev", data_dir=data_dir)
+    model = Ensemble([member.model for member in members], answer_map)
+    val_by_task = accuracy_by_task(model, vocab, validation)
+    accuracy = accuracy_on_test_set(model, vocab, task, data_dir=data_dir)
     config = {
         "task": task,
         "size": first.config.get("size", "1k"),
@@ -213,6 +227,7 @@ def build_ensemble(
         "question": first.config.get("question", ""),
         "embeddings": first.config.get("embeddings"),
         "command": command,
+        **translated,
         "members": [
             {
                 "checkpoint": member.path.name,
@@ -233,7 +248,7 @@ def build_ensemble(
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": command,
     }
-    save_checkpoint(out, model, first.vocab, config, metrics)
+    save_checkpoint(out, model, vocab, config, metrics)
     return metrics
 
 

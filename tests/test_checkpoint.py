@@ -131,6 +131,30 @@ def test_an_ensemble_round_trips_with_one_weight_file_per_member(saved_ensemble,
         save_checkpoint(tmp_path / "other", Ensemble(members), vocab, {"task": "sst:binary"}, {})
 
 
+def test_an_ensemble_that_answers_another_task_round_trips(tmp_path):
+    members = [build(VARIANTS["dmn+"], seed=seed)[0] for seed in (0, 1)]
+    vocab = build(VARIANTS["dmn+"])[1]
+    pairs = [["<eos>", "<eos>"], ["apple", "food"], ["garden", None], ["kitchen", "room"], ["milk", "food"]]
+    merged = Vocab(vocab.words, ["<eos>", "food", "room"])
+    config = {"task": "sst:binary", "members": [{"checkpoint": "a"}, {"checkpoint": "b"}], "member_answers": pairs}
+    path = save_checkpoint(tmp_path / "ck", Ensemble(members, [0, 1, None, 2, 1]), merged, config, {})
+    loaded = load_checkpoint(path)
+    assert loaded.model.answer_map == [0, 1, None, 2, 1]
+    batch = make_batch(STORIES, vocab, 50)
+    assert torch.equal(Ensemble(members, [0, 1, None, 2, 1]).eval()(batch).logits, loaded.model(batch).logits)
+    broken = {
+        "names an answer vocab.json lacks": ({**config, "member_answers": [*pairs[:4], ["milk", "drink"]]}, "drink"),
+        "is not pairs": ({**config, "member_answers": {"apple": "food"}}, "must be \\[member answer"),
+        "is one pair short": ({**config, "member_answers": pairs[:4]}, "does not match the model's vocabulary"),
+        "is not an ensemble": ({k: v for k, v in config.items() if k != "members"}, "only an ensemble reads"),
+    }
+    for why, (bad, message) in broken.items():
+        (path / "config.json").write_text(json.dumps({**bad, "model": loaded.model.config.to_dict()}))
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(path)
+            pytest.fail(f"a member_answers that {why} was accepted")
+
+
 @pytest.mark.parametrize(
     "members", [[{"weights": "../outside.safetensors"}], [{"weights": "model.pt"}], [], "model.safetensors"]
 )

@@ -2,10 +2,12 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from dmn.cli import main
+from dmn.predict import Predictor
 from tests.conftest import REPO
 
 
@@ -210,14 +212,26 @@ def test_ctrl_c_stops_training_and_still_writes_the_tested_best_model(data_dir, 
     assert set(metrics["test_accuracy"]) == {"babi:1"}
 
 
+def train_tiny_sst(task: str, seed: str, out: Path, data_dir: Path) -> str:
+    args = ["--task", task, "--epochs", "1", "--hidden", "8", "--variant", "dmn+", "--seed", seed, "--threads", "1"]
+    result = run_cli("train", *args, "--data-dir", str(data_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return str(out)
+
+
+def assert_eval_matches_metrics(checkpoint: Path, task: str, data_dir: Path, tmp_path: Path) -> None:
+    """`eval` on the test and the validation set prints what the checkpoint's metrics.json says."""
+    metrics = json.loads((checkpoint / "metrics.json").read_text())
+    recorded = {"test": metrics["test_accuracy"][task], "validation": metrics["validation_accuracy"]}
+    for split, accuracy in recorded.items():
+        written = tmp_path / f"{split}.json"
+        args = ["--split", split, "--data-dir", str(data_dir), "--json", str(written)]
+        assert main(["eval", "--checkpoint", str(checkpoint), *args]) == 0
+        assert json.loads(written.read_text())[f"{split}_accuracy"][task] == pytest.approx(accuracy, abs=1e-9)
+
+
 def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir, tmp_path, capsys):
-    members = []
-    for seed in ("0", "1"):
-        out = tmp_path / f"sst-{seed}"
-        args = ["--task", "sst:binary", "--epochs", "1", "--hidden", "8", "--variant", "dmn+", "--seed", seed]
-        result = run_cli("train", *args, "--threads", "1", "--data-dir", str(data_dir), "--out", str(out))
-        assert result.returncode == 0, result.stderr
-        members.append(str(out))
+    members = [train_tiny_sst("sst:binary", seed, tmp_path / f"sst-{seed}", data_dir) for seed in ("0", "1")]
     out = tmp_path / "both"
     result = run_cli("ensemble", *members, "--out", str(out), "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
@@ -227,19 +241,32 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
     config = json.loads((out / "config.json").read_text())
     assert [m["checkpoint"] for m in config["members"]] == ["sst-0", "sst-1"]
     assert all(m["command"].startswith("python -m dmn train --task sst:binary") for m in config["members"])
-    recorded = {"test": metrics["test_accuracy"]["sst:binary"], "validation": metrics["validation_accuracy"]}
-    for split, accuracy in recorded.items():
-        written = tmp_path / f"{split}.json"
-        args = ["--split", split, "--data-dir", str(data_dir), "--json", str(written)]
-        assert main(["eval", "--checkpoint", str(out), *args]) == 0
-        assert json.loads(written.read_text())[f"{split}_accuracy"]["sst:binary"] == pytest.approx(accuracy, abs=1e-9)
+    assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
     capsys.readouterr()
     mismatches = [
         ([str(trained[0]), members[0]], "built of SST or POS models"),
         ([members[0], str(trained[0])], "was trained on babi:1"),
         ([members[0], str(REPO / "checkpoints" / "sst-binary")], "another vocabulary"),
+        ([members[0], "--task", "sst:fine"], "only sst:fine models can answer sst:binary"),
     ]
     for paths, message in mismatches:
         assert main(["ensemble", *paths, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path):
+    fine = train_tiny_sst("sst:fine", "0", tmp_path / "fine", data_dir)
+    out = tmp_path / "fine-as-binary"
+    command = ["ensemble", fine, "--task", "sst:binary", "--out", str(out), "--data-dir", str(data_dir)]
+    result = run_cli(*command)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"] == "sst:binary" and config["member_task"] == "sst:fine"
+    assert json.loads((out / "vocab.json").read_text())["answers"] == ["<eos>", "negative", "positive"]
+    assert dict(map(tuple, config["member_answers"]))["neutral"] is None
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["validation_examples"] == 872  # the binary dev set: neutral sentences dropped
+    assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
+    said = Predictor.load(out, "cpu").predict("not bad at all").top_answers  # a tiny model: any answer
+    assert {word for answer, _ in said for word in answer.split(",") if word} == {"negative", "positive"}
