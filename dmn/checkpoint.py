@@ -111,6 +111,9 @@ def save_checkpoint(path: str | os.PathLike, model: DMN | Ensemble, vocab: Vocab
             ("metrics.json", metrics),
         ):
             (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        for file in tmp.iterdir():  # readable by all, like a folder made by hand (mkdtemp's is private)
+            file.chmod(0o644)
+        tmp.chmod(0o755)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")

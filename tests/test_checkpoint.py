@@ -20,6 +20,7 @@ def saved(tmp_path):
 def test_round_trip_reproduces_outputs_exactly(saved):
     path, model, vocab = saved
     assert sorted(p.name for p in path.iterdir()) == sorted(checkpoint_module.FILES)
+    assert [p.stat().st_mode & 0o777 for p in (path, *path.iterdir())] == [0o755] + [0o644] * 4
     loaded = load_checkpoint(path)
     batch = make_batch(STORIES, vocab, 50)
     before, after = model.eval()(batch), loaded.model(batch)
