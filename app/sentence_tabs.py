@@ -41,8 +41,9 @@ Every word of the sentence is a fact, and each pass of the memory re-reads the w
 is how much one pass attends to one word (each pass's gates sum to 1; ★ marks its most attended word).
 Negation and contrast ("not bad", "thin, **but** superb") are where one reading may not be enough: watch
 whether a later pass moves to the word that flips or outweighs the first one. Drag *Show pass* to compare:
-in the first example, `sst-binary`'s first pass weighs "thin" most and its second "superb". A small model
-does not always manage: `sst-binary` reads "Not bad at all." as negative (`sst-fine` as positive)."""
+in the first example, the first pass weighs "superb" most and the second moves weight to "but" and "thin".
+`sst-binary` is `sst-fine` read in two classes (very negative and negative count as negative, positive and
+very positive as positive), so both attend alike; "Not bad at all." is positive to both."""
 TAG_HELP = """### What the gates mean here
 Every word is a fact and gets its own tag; each pass re-reads the sentence and the gates say which
 words the memory weighs most (★: the most attended word of a pass). The tags come from each word's
@@ -257,7 +258,8 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
     """The Sentiment tab's contents and events; returns its checkpoint picker (the Train tab refreshes it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            checkpoint = _picker(SENTIMENT, "sst-checkpoint", "sst-binary: positive/negative; sst-fine: five labels.")
+            about = "sst-binary: positive/negative; sst-fine: five labels (one model, read two ways)."
+            checkpoint = _picker(SENTIMENT, "sst-checkpoint", about)
             sentence = _sentence_box("sst-sentence", SENTIMENT_EXAMPLES[0])
             run = gr.Button("Run", variant="primary", elem_id="sst-run")
             examples = gr.Examples([[s] for s in SENTIMENT_EXAMPLES], inputs=[sentence], label="Negation and contrast")

@@ -1,5 +1,6 @@
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -243,10 +244,16 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
     assert all(m["command"].startswith("python -m dmn train --task sst:binary") for m in config["members"])
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
     capsys.readouterr()
+    reordered = tmp_path / "reordered"  # the second member with two of its words swapped: another vocabulary
+    shutil.copytree(members[1], reordered)
+    vocab = json.loads((reordered / "vocab.json").read_text())
+    vocab["words"][5], vocab["words"][6] = vocab["words"][6], vocab["words"][5]
+    (reordered / "vocab.json").write_text(json.dumps(vocab))
     mismatches = [
         ([str(trained[0]), members[0]], "built of SST or POS models"),
         ([members[0], str(trained[0])], "was trained on babi:1"),
-        ([members[0], str(REPO / "checkpoints" / "sst-binary")], "another vocabulary"),
+        ([members[0], str(reordered)], "another vocabulary"),
+        ([members[0], str(REPO / "checkpoints" / "sst-binary")], "is an ensemble already"),
         ([members[0], "--task", "sst:fine"], "only sst:fine models can answer sst:binary"),
     ]
     for paths, message in mismatches:
@@ -255,7 +262,7 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
     assert not (tmp_path / "x").exists()
 
 
-def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path):
+def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
     fine = train_tiny_sst("sst:fine", "0", tmp_path / "fine", data_dir)
     out = tmp_path / "fine-as-binary"
     command = ["ensemble", fine, "--task", "sst:binary", "--out", str(out), "--data-dir", str(data_dir)]
@@ -268,5 +275,7 @@ def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["validation_examples"] == 872  # the binary dev set: neutral sentences dropped
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
+    assert main(["ensemble", str(REPO / "checkpoints" / "sst-fine"), fine, "--out", str(tmp_path / "x")]) == 2
+    assert "has other model settings" in capsys.readouterr().err
     said = Predictor.load(out, "cpu").predict("not bad at all").top_answers  # a tiny model: any answer
     assert {word for answer, _ in said for word in answer.split(",") if word} == {"negative", "positive"}

@@ -84,12 +84,15 @@ def test_the_tab_s_examples_do_what_its_help_text_says():
         for example in sentence_tabs.SENTIMENT_EXAMPLES:
             result = sentence_tabs.sentiment(example, checkpoint)
             assert result["error"] is None and result["unknown_words"] == [], (checkpoint, example)
-    first = sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], "sst-binary")
-    assert first["answer"] == "positive" and _most_attended(first) == ["thin", "superb"]
-    assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "negative"
+    binary, fine = (sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], c) for c in ("sst-binary", "sst-fine"))
+    assert binary["answer"] == "positive" and _most_attended(binary) == ["superb", "superb"]
+    assert binary["gates"] == fine["gates"]  # one model read two ways
+    first, second = (dict(zip(binary["facts"], gates, strict=True)) for gates in binary["gates"])
+    assert second["but"] > first["but"] and second["thin"] > first["thin"]
+    assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
     assert sentence_tabs.sentiment("Not bad at all.", "sst-fine")["answer"] == "positive"
     assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
-    assert '"thin" most and its second "superb"' in sentence_tabs.SENTIMENT_HELP
+    assert 'weighs "superb" most and the second moves weight to "but" and "thin"' in sentence_tabs.SENTIMENT_HELP
 
 
 def test_a_tagged_sentence_has_one_tag_per_word(client):
