@@ -511,7 +511,8 @@ class TrainingRun:
         if examples is None:
             examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases)
         examples = _first_of_each_task(examples, spec.limit)
-        if word_level and self.has_test_set:
+        self.validates_on_dev = word_level and self.has_test_set  # else on a share held out of training
+        if self.validates_on_dev:
             self.train_examples = examples
             self.val_examples = _first_of_each_task(load_task(spec.task, "dev", data_dir=data_dir), spec.limit)
         else:
@@ -572,8 +573,11 @@ class TrainingRun:
 
     def _start_from(self, path: str) -> None:
         """Load a checkpoint's weights into the new model, e.g. to train longer at a new learning
-        rate. It must have been trained on the same data with the same validation split (else the
-        new run would validate on questions it trained on), vocabulary and model settings."""
+        rate. It must have been trained on the same task, vocabulary and model settings, and for
+        a validation split held out of training on the same data with the same split (else the new
+        run would validate on questions it trained on). SST and POS validate on their dev set
+        whatever they train on, so a run may go on with other training data (whole sentences after
+        phrases) or another seed."""
         start = load_checkpoint(path)
         if isinstance(start.model, Ensemble):
             raise ValueError(f"{path} is an ensemble of several models: start from one of its members")
@@ -583,13 +587,16 @@ class TrainingRun:
         trained = start.config.get("train", {})
         expected = {
             "task": (start.config.get("task"), self.spec.task),
-            "size": (start.config.get("size"), self.spec.size),
-            "seed": (trained.get("seed"), self.spec.train.seed),
-            "validation fraction": (trained.get("val_fraction"), self.spec.train.val_fraction),
-            "validation split by": (trained_val_split(trained), self.spec.train.val_split),
-            "training questions": (data.get("train_examples"), len(self.train_examples)),
             "validation questions": (data.get("validation_examples"), len(self.val_examples)),
         }
+        if not self.validates_on_dev:
+            expected |= {
+                "size": (start.config.get("size"), self.spec.size),
+                "seed": (trained.get("seed"), self.spec.train.seed),
+                "validation fraction": (trained.get("val_fraction"), self.spec.train.val_fraction),
+                "validation split by": (trained_val_split(trained), self.spec.train.val_split),
+                "training questions": (data.get("train_examples"), len(self.train_examples)),
+            }
         differ = [f"{name} {theirs} (this run: {ours})" for name, (theirs, ours) in expected.items() if theirs != ours]
         if differ:
             raise ValueError(f"{path} was trained on other data or another validation split: {'; '.join(differ)}")

@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from dmn.checkpoint import load_checkpoint
 from dmn.cli import main
 from dmn.predict import Predictor
+from dmn.train import RunSpec, TrainConfig, TrainingRun
 from tests.conftest import REPO
 
 
@@ -277,5 +280,11 @@ def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
     assert main(["ensemble", str(REPO / "checkpoints" / "sst-fine"), fine, "--out", str(tmp_path / "x")]) == 2
     assert "has other model settings" in capsys.readouterr().err
+    # a run on the dev set may go on from it with other training data and another seed
+    spec = RunSpec("sst:fine", variant="dmn+", hidden=8, phrases=True, init_from=fine, train=TrainConfig(seed=5))
+    going_on = TrainingRun(spec, data_dir=str(data_dir))
+    assert len(going_on.train_examples) > 100_000  # every phrase, where the tiny model saw 8,544 sentences
+    start = load_checkpoint(fine).model.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in going_on.model.state_dict().items())
     said = Predictor.load(out, "cpu").predict("not bad at all").top_answers  # a tiny model: any answer
     assert {word for answer, _ in said for word in answer.split(",") if word} == {"negative", "positive"}
