@@ -226,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
         "very negative and negative add up to negative, those of positive and very positive to positive; "
         "neutral is dropped)",
     )
+    p.add_argument(
+        "--embedding-vocab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also give the N most frequent words of the members' pretrained vectors a place, each read as its "
+        "vector, as `train --embedding-vocab` gives words that training never shows (needs requirements-train.txt)",
+    )
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     _add_data_dir(p)
 
@@ -362,7 +370,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
     command = "python -m dmn " + shlex.join(sys.argv[1:])
-    metrics = build_ensemble(args.members, args.out, args.data_dir, args.description, command, args.task)
+    metrics = build_ensemble(
+        args.members, args.out, args.data_dir, args.description, command, args.task, args.embedding_vocab
+    )
     print(f"{metrics['members']} members; validation accuracy {metrics['validation_accuracy']:.2%}")
     print(format_table(metrics["test_accuracy"]))
     print(f"checkpoint written to {args.out}")

@@ -4,12 +4,14 @@ or any GloVe text file ("word v1 v2 ... vD" per line)."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from dmn.data import PAD, UNK, DataFormatError, Vocab
+from dmn.model import DMN
 
 
 def glove_text(path: str | os.PathLike, wanted: set[str] | None = None, top: int = 0) -> dict[str, np.ndarray]:
@@ -75,6 +77,22 @@ def initialise_embedding(weight: torch.Tensor, vocab: Vocab, vectors: dict[str, 
             weight[i] = torch.from_numpy(np.asarray(vector, dtype=np.float32))
             found[i] = True
     return found
+
+
+@torch.no_grad()
+def add_pretrained_words(model: DMN, vocab: Vocab, vectors: dict[str, np.ndarray]) -> tuple[DMN, Vocab]:
+    """A trained model and its vocabulary with the words of `vectors` that it lacks added, each read
+    as its pretrained vector: what `train --embedding-vocab` gives the words that training never
+    shows, given after training. The words it knew keep their trained rows."""
+    grown = vocab.with_words(vectors)
+    pretrained = torch.zeros(len(grown.words), model.config.embed_size)
+    initialise_embedding(pretrained, grown, vectors)
+    state = model.state_dict()
+    trained = state["embedding.weight"]
+    state["embedding.weight"] = torch.cat([trained, pretrained[len(vocab.words) :].to(trained)])
+    bigger = DMN(replace(model.config, vocab_size=len(grown.words)))
+    bigger.load_state_dict(state)
+    return bigger.to(trained.device).train(model.training), grown
 
 
 def freeze_rows(weight: torch.Tensor, rows: torch.Tensor) -> None:

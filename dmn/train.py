@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import EOS, Example, Vocab, answer_translation, batches, load_task
-from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
+from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
 
@@ -183,12 +183,15 @@ def build_ensemble(
     description: str = "",
     command: str = "",
     task: str | None = None,
+    embedding_vocab: int = 0,
 ) -> dict:
     """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
     averaged), measured on the dev set and on the test set; returns its metrics. The members must
     be sentiment models or taggers of one task with one vocabulary and one model configuration.
     `task` (default: theirs) may name another task that their answers translate to
-    (`answer_translation`: sst:fine models answering sst:binary)."""
+    (`answer_translation`: sst:fine models answering sst:binary). `embedding_vocab` gives the N most
+    frequent words of the members' pretrained vectors a place, read as those vectors
+    (`add_pretrained_words`)."""
     members = [load_checkpoint(path) for path in paths]
     first = members[0]
     member_task = first.config.get("task", "")
@@ -206,17 +209,26 @@ def build_ensemble(
         if member.model.config != first.model.config:
             raise ValueError(f"{member.path} has other model settings than {first.path}")
     validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
+    models, vocab, grown = [member.model for member in members], first.vocab, {}
+    if embedding_vocab:
+        source = first.config.get("embeddings")
+        if not source:
+            raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
+        vectors = load_vectors(source, vocab, embedding_vocab)
+        models, vocabs = zip(*(add_pretrained_words(model, first.vocab, vectors) for model in models), strict=True)
+        vocab = vocabs[0]
+        grown = {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
     task = task or member_task
-    vocab, answer_map, translated = first.vocab, None, {}
+    answer_map, translated = None, {}
     if task != member_task:
         translation = answer_translation(member_task, task)
         answers = [EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})]
-        vocab = replace(first.vocab, answers=answers)
+        vocab = replace(vocab, answers=answers)
         pairs = [[answer, translation[answer]] for answer in first.vocab.answers]
         answer_map = [None if target is None else vocab.answer_index[target] for _, target in pairs]
         translated = {"member_task": member_task, "member_answers": pairs}
         validation = load_task(task, "dev", data_dir=data_dir)
-    model = Ensemble([member.model for member in members], answer_map)
+    model = Ensemble(models, answer_map)
     val_by_task = accuracy_by_task(model, vocab, validation)
     accuracy = accuracy_on_test_set(model, vocab, task, data_dir=data_dir)
     config = {
@@ -226,6 +238,7 @@ def build_ensemble(
         "description": description or f"{len(members)} models averaged ({task})",
         "question": first.config.get("question", ""),
         "embeddings": first.config.get("embeddings"),
+        **grown,
         "command": command,
         **translated,
         "members": [

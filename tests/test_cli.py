@@ -216,9 +216,9 @@ def test_ctrl_c_stops_training_and_still_writes_the_tested_best_model(data_dir, 
     assert set(metrics["test_accuracy"]) == {"babi:1"}
 
 
-def train_tiny_sst(task: str, seed: str, out: Path, data_dir: Path) -> str:
+def train_tiny_sst(task: str, seed: str, out: Path, data_dir: Path, *more: str) -> str:
     args = ["--task", task, "--epochs", "1", "--hidden", "8", "--variant", "dmn+", "--seed", seed, "--threads", "1"]
-    result = run_cli("train", *args, "--data-dir", str(data_dir), "--out", str(out))
+    result = run_cli("train", *args, *more, "--data-dir", str(data_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
     return str(out)
 
@@ -258,6 +258,7 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
         ([members[0], str(reordered)], "another vocabulary"),
         ([members[0], str(REPO / "checkpoints" / "sst-binary")], "is an ensemble already"),
         ([members[0], "--task", "sst:fine"], "only sst:fine models can answer sst:binary"),
+        ([members[0], "--embedding-vocab", "5"], "trained without pretrained vectors"),
     ]
     for paths, message in mismatches:
         assert main(["ensemble", *paths, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
@@ -266,25 +267,33 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
 
 
 def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
-    fine = train_tiny_sst("sst:fine", "0", tmp_path / "fine", data_dir)
+    vectors = tmp_path / "vectors.txt"  # two words SST never uses come first, as the most frequent
+    vectors.write_text("zqxgood 1 0 0 0\nzqxbad 0 1 0 0\nthe 0 0 1 0\nfilm 0 0 0 1\n")
+    fine = train_tiny_sst("sst:fine", "0", tmp_path / "fine", data_dir, "--embeddings", str(vectors))
     out = tmp_path / "fine-as-binary"
-    command = ["ensemble", fine, "--task", "sst:binary", "--out", str(out), "--data-dir", str(data_dir)]
-    result = run_cli(*command)
+    grow = ["--embedding-vocab", "2"]
+    result = run_cli("ensemble", fine, "--task", "sst:binary", *grow, "--out", str(out), "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["task"] == "sst:binary" and config["member_task"] == "sst:fine"
     assert json.loads((out / "vocab.json").read_text())["answers"] == ["<eos>", "negative", "positive"]
     assert dict(map(tuple, config["member_answers"]))["neutral"] is None
+    assert json.loads((out / "vocab.json").read_text())["words"][-2:] == ["zqxgood", "zqxbad"]
+    member = load_checkpoint(fine)
+    assert config["words_added"] == 2 and config["model"]["vocab_size"] == len(member.vocab.words) + 2
+    grown, trained = load_checkpoint(out).model.members[0].embedding.weight, member.model.embedding.weight
+    assert torch.equal(grown[-2:], torch.eye(4)[:2]) and torch.equal(grown[:-2], trained)  # new words: their vectors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["validation_examples"] == 872  # the binary dev set: neutral sentences dropped
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
     assert main(["ensemble", str(REPO / "checkpoints" / "sst-fine"), fine, "--out", str(tmp_path / "x")]) == 2
     assert "has other model settings" in capsys.readouterr().err
     # a run on the dev set may go on from it with other training data and another seed
-    spec = RunSpec("sst:fine", variant="dmn+", hidden=8, phrases=True, init_from=fine, train=TrainConfig(seed=5))
+    settings = {"variant": "dmn+", "hidden": 8, "phrases": True, "embeddings": str(vectors), "init_from": fine}
+    spec = RunSpec("sst:fine", **settings, train=TrainConfig(seed=5))
     going_on = TrainingRun(spec, data_dir=str(data_dir))
     assert len(going_on.train_examples) > 100_000  # every phrase, where the tiny model saw 8,544 sentences
-    start = load_checkpoint(fine).model.state_dict()
+    start = member.model.state_dict()
     assert all(torch.equal(v, start[k]) for k, v in going_on.model.state_dict().items())
     said = Predictor.load(out, "cpu").predict("not bad at all").top_answers  # a tiny model: any answer
     assert {word for answer, _ in said for word in answer.split(",") if word} == {"negative", "positive"}

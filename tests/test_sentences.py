@@ -17,9 +17,10 @@ from dmn.data import (
     parse_trees,
     tokenize_sentence,
 )
-from dmn.embeddings import glove_text, initialise_embedding
+from dmn.embeddings import add_pretrained_words, glove_text, initialise_embedding
 from dmn.evaluate import accuracy_by_task, accuracy_by_word_kind
 from dmn.model import DMN, VARIANTS, DMNConfig
+from tests.test_model import build
 
 
 @pytest.mark.parametrize(
@@ -179,6 +180,18 @@ def test_glove_text_loader_and_initialisation(tmp_path):
     (tmp_path / "bad.txt").write_text("the 0.1 0.2 0.3\ncat 1 2\n")
     with pytest.raises(DataFormatError, match="line 2: expected 3 numbers"):
         glove_text(tmp_path / "bad.txt")
+
+
+def test_pretrained_words_added_after_training_are_read_as_their_vectors():
+    model, vocab, batch = build(VARIANTS["dmn+"])  # a bAbI model reads words alike: 16-dimensional vectors
+    vectors = {"kitchen": np.full(16, 9.0, np.float32), "zebra": np.arange(16, dtype=np.float32)}
+    bigger, grown = add_pretrained_words(model.train(), vocab, vectors)
+    assert grown.words == [*vocab.words, "zebra"] and bigger.config.vocab_size == len(vocab.words) + 1
+    assert bigger.training and torch.equal(bigger.embedding.weight[:-1], model.embedding.weight)  # trained rows kept
+    assert bigger.embedding.weight[-1].tolist() == list(range(16))
+    torch.testing.assert_close(bigger.eval()(batch).logits, model.eval()(batch).logits, rtol=0, atol=0)
+    zebra = make_batch([Example([["zebra"]], ["where", "is", "mary"], ["kitchen"])], grown, 50)
+    assert zebra.facts.max() == len(vocab.words)  # the new word has its own row, not <unk>
 
 
 def test_trees_over_several_lines():
