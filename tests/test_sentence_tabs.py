@@ -1,6 +1,7 @@
 """The Sentiment and Part-of-speech tabs: their "sentiment" and "tag" endpoints through gradio_client
 against a launched app, and their drawing step."""
 
+import json
 import os
 import socket
 from dataclasses import replace
@@ -13,6 +14,7 @@ Client = pytest.importorskip("gradio_client").Client
 
 from app import plots, sentence_tabs, service, ui  # noqa: E402
 from dmn.data import PAD, UNK, Example, Vocab  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
@@ -87,6 +89,11 @@ def test_the_tab_s_examples_do_what_its_help_text_says():
     binary, fine = (sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], c) for c in ("sst-binary", "sst-fine"))
     assert binary["answer"] == "positive" and _most_attended(binary) == ["superb", "superb"]
     assert binary["gates"] == fine["gates"]  # one model read two ways
+    sentence = "An embarrassing film."
+    unknown = {c: sentence_tabs.sentiment(sentence, c)["unknown_words"] for c in ("sst-binary", "sst-fine")}
+    assert unknown == {"sst-binary": [], "sst-fine": ["embarrassing"]}  # a word only sst-binary knows
+    assert "11,745 more words" in sentence_tabs.SENTIMENT_HELP
+    assert json.loads((REPO / "checkpoints" / "sst-binary" / "config.json").read_text())["words_added"] == 11_745
     first, second = (dict(zip(binary["facts"], gates, strict=True)) for gates in binary["gates"])
     assert second["but"] > first["but"] and second["thin"] > first["thin"]
     assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
