@@ -210,6 +210,8 @@ def build_ensemble(
             raise ValueError(f"{member.path} has other model settings than {first.path}")
     validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
     models, vocab, grown = [member.model for member in members], first.vocab, {}
+    if embedding_vocab < 0:
+        raise ValueError(f"--embedding-vocab is a number of words, not {embedding_vocab}")
     if embedding_vocab:
         source = first.config.get("embeddings")
         if not source:

@@ -259,6 +259,7 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
         ([members[0], str(REPO / "checkpoints" / "sst-binary")], "is an ensemble already"),
         ([members[0], "--task", "sst:fine"], "only sst:fine models can answer sst:binary"),
         ([members[0], "--embedding-vocab", "5"], "trained without pretrained vectors"),
+        ([members[0], "--embedding-vocab", "-5"], "a number of words, not -5"),
     ]
     for paths, message in mismatches:
         assert main(["ensemble", *paths, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
