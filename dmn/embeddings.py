@@ -4,6 +4,7 @@ or any GloVe text file ("word v1 v2 ... vD" per line)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,19 +81,25 @@ def initialise_embedding(weight: torch.Tensor, vocab: Vocab, vectors: dict[str, 
 
 
 @torch.no_grad()
-def add_pretrained_words(model: DMN, vocab: Vocab, vectors: dict[str, np.ndarray]) -> tuple[DMN, Vocab]:
-    """A trained model and its vocabulary with the words of `vectors` that it lacks added, each read
-    as its pretrained vector: what `train --embedding-vocab` gives the words that training never
-    shows, given after training. The words it knew keep their trained rows."""
+def add_pretrained_words(
+    models: Sequence[DMN], vocab: Vocab, vectors: dict[str, np.ndarray]
+) -> tuple[list[DMN], Vocab]:
+    """Trained models of one vocabulary, and that vocabulary, with the words of `vectors` that it
+    lacks added, each read as its pretrained vector: what `train --embedding-vocab` gives the words
+    that training never shows, given after training. The words they knew keep their trained rows."""
     grown = vocab.with_words(vectors)
-    pretrained = torch.zeros(len(grown.words), model.config.embed_size)
+    pretrained = torch.zeros(len(grown.words), models[0].config.embed_size)
     initialise_embedding(pretrained, grown, vectors)
-    state = model.state_dict()
-    trained = state["embedding.weight"]
-    state["embedding.weight"] = torch.cat([trained, pretrained[len(vocab.words) :].to(trained)])
-    bigger = DMN(replace(model.config, vocab_size=len(grown.words)))
-    bigger.load_state_dict(state)
-    return bigger.to(trained.device).train(model.training), grown
+    added = pretrained[len(vocab.words) :]
+    bigger = []
+    for model in models:
+        state = model.state_dict()
+        trained = state["embedding.weight"]
+        state["embedding.weight"] = torch.cat([trained, added.to(trained)])
+        larger = DMN(replace(model.config, vocab_size=len(grown.words)))
+        larger.load_state_dict(state)
+        bigger.append(larger.to(trained.device).train(model.training))
+    return bigger, grown
 
 
 def freeze_rows(weight: torch.Tensor, rows: torch.Tensor) -> None:

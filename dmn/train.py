@@ -217,8 +217,7 @@ def build_ensemble(
         if not source:
             raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
         vectors = load_vectors(source, vocab, embedding_vocab)
-        models, vocabs = zip(*(add_pretrained_words(model, first.vocab, vectors) for model in models), strict=True)
-        vocab = vocabs[0]
+        models, vocab = add_pretrained_words(models, first.vocab, vectors)
         grown = {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
     task = task or member_task
     answer_map, translated = None, {}

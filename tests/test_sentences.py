@@ -185,7 +185,7 @@ def test_glove_text_loader_and_initialisation(tmp_path):
 def test_pretrained_words_added_after_training_are_read_as_their_vectors():
     model, vocab, batch = build(VARIANTS["dmn+"])  # a bAbI model reads words alike: 16-dimensional vectors
     vectors = {"kitchen": np.full(16, 9.0, np.float32), "zebra": np.arange(16, dtype=np.float32)}
-    bigger, grown = add_pretrained_words(model.train(), vocab, vectors)
+    [bigger], grown = add_pretrained_words([model.train()], vocab, vectors)
     assert grown.words == [*vocab.words, "zebra"] and bigger.config.vocab_size == len(vocab.words) + 1
     assert bigger.training and torch.equal(bigger.embedding.weight[:-1], model.embedding.weight)  # trained rows kept
     assert bigger.embedding.weight[-1].tolist() == list(range(16))
