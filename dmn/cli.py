@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="chance that a word seen once in training is hidden as unknown at each step (e.g. 0.5)",
     )
     p.add_argument(
+        "--word-dropout",
+        type=float,
+        default=defaults.word_dropout,
+        help="chance that any training word is hidden as unknown at each step (e.g. 0.1): trains the "
+        "unknown-word vector even where no word is seen only once (SST trained on phrases)",
+    )
+    p.add_argument(
         "--balance-tasks",
         action="store_true",
         help="repeat the questions of smaller tasks so that every task weighs about the same in an epoch",
@@ -297,6 +304,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience or None,  # 0: no early stopping
             gate_supervision=args.gate_supervision,
             rare_word_dropout=args.rare_word_dropout,
+            word_dropout=args.word_dropout,
             balance_tasks=args.balance_tasks,
             task_repeats=dict(args.repeat_task),
             lr_decay=args.lr_decay,

@@ -609,18 +609,25 @@ class Vocab:
     def _hidden(self, token: str) -> str:
         return word_signature(self._key(token)) if self.signatures else UNK
 
-    def hide_rare(self, examples: Sequence[Example], rate: float, generator: torch.Generator) -> list[Example]:
-        """The examples with each occurrence of a rare word replaced, with probability `rate`, by
-        its signature (or <unk>): word dropout, so the model learns to read words it never saw. A
-        hidden word is a HiddenWord, so character features still read its spelling."""
-        if not (rate and self.rare):
+    def hide_words(
+        self, examples: Sequence[Example], generator: torch.Generator, rate: float = 0.0, rare_rate: float = 0.0
+    ) -> list[Example]:
+        """The examples with each occurrence of a word replaced by its signature (or <unk>) with
+        probability `rate`, or `rare_rate` if higher for a rare word: word dropout, so the model
+        learns to read words it never saw (and leans on no single word). A hidden word is a
+        HiddenWord, so character features still read its spelling."""
+        rare_rate = max(rate, rare_rate) if self.rare else rate
+        if not (rate or rare_rate):
             return list(examples)
         rare = self.rare
         draws = iter(torch.rand(sum(len(f) for ex in examples for f in ex.context), generator=generator).tolist())
         hidden = []
         for ex in examples:
             context = [
-                [HiddenWord(self._hidden(w), w) if next(draws) < rate and self._key(w) in rare else w for w in fact]
+                [
+                    HiddenWord(self._hidden(w), w) if next(draws) < (rare_rate if self._key(w) in rare else rate) else w
+                    for w in fact
+                ]
                 for fact in ex.context
             ]
             hidden.append(replace(ex, context=context))

@@ -34,6 +34,7 @@ class TrainConfig:
     patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
     rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
+    word_dropout: float = 0.0  # chance that any training word is hidden as unknown (trains <unk>; regularises)
     balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
     task_repeats: dict[str, int] = field(default_factory=dict)  # task -> times its examples come in an epoch
     lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
@@ -381,7 +382,7 @@ class Trainer:
             self.model.train()
             total_loss, seen = 0.0, 0
             n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
-            train = self.vocab.hide_rare(self.train_examples, cfg.rare_word_dropout, generator)
+            train = self.vocab.hide_words(self.train_examples, generator, cfg.word_dropout, cfg.rare_word_dropout)
             bar = tqdm(
                 batches(train, self.vocab, cfg.batch_size, generator=generator, **layout),
                 total=n_batches,

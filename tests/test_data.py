@@ -197,23 +197,39 @@ def test_case_fallback_reads_a_word_in_another_case_as_the_word_seen():
     assert "case_fallback" not in plain.to_json()
 
 
-def test_hide_rare_replaces_only_words_seen_once():
+def test_rare_word_dropout_hides_only_words_seen_once():
     examples = [tagged(["The", "Dog", "barked"]), tagged(["The", "cat", "barked"])]
     vocab = Vocab.build(examples, lowercase=False, signatures=True)
     assert vocab.rare == {"Dog", "cat"}
-    hidden = vocab.hide_rare(examples, 1.0, torch.Generator().manual_seed(0))
+    hidden = vocab.hide_words(examples, torch.Generator().manual_seed(0), rare_rate=1.0)
     assert [[f[0] for f in ex.context] for ex in hidden] == [
         ["The", "<unk:Cap>", "barked"],
         ["The", "<unk:lower>", "barked"],
     ]
     assert examples[0].context[1] == ["Dog"]  # the originals are untouched
-    assert vocab.hide_rare(examples, 0.0, torch.Generator()) == examples
-    half = [vocab.hide_rare(examples * 50, 0.5, torch.Generator().manual_seed(s)) for s in (1, 1, 2)]
+    assert vocab.hide_words(examples, torch.Generator()) == examples
+    half = [vocab.hide_words(examples * 50, torch.Generator().manual_seed(s), rare_rate=0.5) for s in (1, 1, 2)]
     assert half[0] == half[1] != half[2]  # seeded
     share = sum(ex.context[1] != ["Dog"] for ex in half[0][::2]) / 50
     assert 0.25 < share < 0.75
     plain = Vocab.build(examples, lowercase=False)
-    assert plain.hide_rare(examples, 1.0, torch.Generator())[0].context[1] == [UNK]
+    assert plain.hide_words(examples, torch.Generator(), rare_rate=1.0)[0].context[1] == [UNK]
+
+
+def test_word_dropout_hides_any_word_where_none_is_rare():
+    # SST trained on phrases: every word comes in its own phrase and its sentence, so none is rare
+    examples = [tagged(["a", "fine", "film"]), tagged(["fine"]), tagged(["a", "film"])]
+    vocab = Vocab.build(examples)
+    assert not vocab.rare and vocab.hide_words(examples, torch.Generator(), rare_rate=1.0) == examples
+    assert all(w == [UNK] for ex in vocab.hide_words(examples, torch.Generator(), rate=1.0) for w in ex.context)
+    many = vocab.hide_words(examples * 200, torch.Generator().manual_seed(0), rate=0.2)
+    words = [w for ex in many for f in ex.context for w in f]
+    assert 0.15 < words.count(UNK) / len(words) < 0.25
+    # a rare word takes the higher of the two rates
+    rare = Vocab.build([tagged(["the", "dog"]), tagged(["the", "cat"])])
+    hidden = rare.hide_words([tagged(["the", "dog"])] * 400, torch.Generator().manual_seed(0), 0.1, 0.5)
+    share = [sum(ex.context[i] == [UNK] for ex in hidden) / 400 for i in (0, 1)]
+    assert 0.05 < share[0] < 0.15 and 0.4 < share[1] < 0.6
 
 
 # -- batching ---------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ def test_character_alphabet_spelling_and_batch():
     assert vocab.encode_chars("zeb") == [1, vocab.char_index["e"], vocab.char_index["b"]]  # z: unknown char
     assert len(vocab.encode_chars("a" * 50)) == MAX_WORD_CHARS
     # word dropout hides the word's id but not its spelling
-    hidden = vocab.hide_rare(examples, 1.0, torch.Generator().manual_seed(0))[0].context[1][0]
+    hidden = vocab.hide_words(examples, torch.Generator().manual_seed(0), rare_rate=1.0)[0].context[1][0]
     assert hidden == "<unk:Cap>" and vocab.encode_chars(hidden) == vocab.encode_chars("Dog")
     batch = make_batch([examples[0], tagged(["Dog"])], vocab, 50, word_facts=True, tagging=True)
     assert batch.chars.shape == (2, 3, 1, 6)  # "barked" is the longest word
