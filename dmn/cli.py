@@ -158,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="chance that a word seen once in training is hidden as unknown at each step (e.g. 0.5)",
     )
     p.add_argument(
+        "--embedding-lr",
+        type=float,
+        default=defaults.embedding_lr,
+        metavar="SHARE",
+        help="the word vectors learn at SHARE times --lr (e.g. 0.1, to keep pretrained vectors near where "
+        "they started; default 1)",
+    )
+    p.add_argument(
         "--word-dropout",
         type=float,
         default=defaults.word_dropout,
@@ -305,6 +313,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             gate_supervision=args.gate_supervision,
             rare_word_dropout=args.rare_word_dropout,
             word_dropout=args.word_dropout,
+            embedding_lr=args.embedding_lr,
             balance_tasks=args.balance_tasks,
             task_repeats=dict(args.repeat_task),
             lr_decay=args.lr_decay,

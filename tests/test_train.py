@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from dmn.data import Example, Vocab, load_task
+from dmn.data import Example, Vocab, batches, load_task
 from dmn.evaluate import format_gate_table, gate_accuracy
 from dmn.model import DMN, VARIANTS, DMNConfig
 from dmn.train import (
@@ -110,6 +110,28 @@ def test_lr_decay_shrinks_the_learning_rate_after_every_epoch_without_progress()
     flat_epochs = sum(not report.improved for report in result.history)
     assert flat_epochs >= 1  # this data reaches its best validation score before the last epoch
     assert trainer.optimizer.param_groups[0]["lr"] == trainer.config.lr * 0.5**flat_epochs
+
+
+def test_embedding_lr_scales_the_word_vectors_step_only():
+    trainer = make_trainer(embedding_lr=0.1)
+    groups = trainer.optimizer.param_groups
+    words = trainer.model.embedding.weight
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-3), pytest.approx(1e-4)] and groups[1]["params"] == [words]
+    assert sum(len(g["params"]) for g in groups) == len(list(trainer.model.parameters()))
+    # Adam's first step moves every parameter with a gradient by about its learning rate
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    batch = next(
+        iter(
+            batches(
+                trainer.train_examples, trainer.vocab, 8, generator=torch.Generator(), **trainer.model.config.layout
+            )
+        )
+    )
+    trainer.model.loss(trainer.model(batch), batch).backward()
+    trainer.optimizer.step()
+    moved = {name: (p.detach() - before[name]).abs().max().item() for name, p in trainer.model.named_parameters()}
+    assert moved["embedding.weight"] == pytest.approx(1e-4, rel=0.05)
+    assert moved["answer_module.W_a.weight"] == pytest.approx(1e-3, rel=0.05)
 
 
 def test_weight_average_follows_the_moving_average_formula_and_is_applied_only_inside_its_block():
