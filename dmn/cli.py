@@ -276,6 +276,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--lr-decay must be in (0, 1], not {args.lr_decay}")
     if not 0 <= args.weight_average < 1:
         raise ValueError(f"--weight-average must be in [0, 1), not {args.weight_average}")
+    for flag in ("rare_word_dropout", "word_dropout"):
+        if not 0 <= getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be in [0, 1), not {getattr(args, flag)}")
+    if args.embedding_lr <= 0:
+        raise ValueError(
+            f"--embedding-lr must be above 0 (--freeze-embeddings keeps vectors fixed), not {args.embedding_lr}"
+        )
     device = pick_device(args.device)
     if args.compile and device.type != "cpu":
         raise ValueError(

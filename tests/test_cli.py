@@ -120,8 +120,22 @@ def test_ask_prints_answer_and_gates(trained, tmp_path):
         (["train", "--task", "babi:1", "--data-dir", "{bad}", "--out", "{tmp}/x"], "line 2"),
         (["train", "--task", "babi:42", "--out", "{tmp}/x"], "tasks 1-20"),
         (["train", "--task", "babi:1", "--data-dir", "{empty}", "--out", "{tmp}/x"], "no questions found"),
+        (
+            ["train", "--task", "sst:fine", "--word-dropout", "1", "--out", "{tmp}/x"],
+            "--word-dropout must be in [0, 1)",
+        ),
+        (["train", "--task", "sst:fine", "--embedding-lr", "0", "--out", "{tmp}/x"], "--embedding-lr must be above 0"),
     ],
-    ids=["empty-question", "no-checkpoint", "no-data", "malformed-data", "bad-task", "no-questions"],
+    ids=[
+        "empty-question",
+        "no-checkpoint",
+        "no-data",
+        "malformed-data",
+        "bad-task",
+        "no-questions",
+        "word-dropout",
+        "embedding-lr",
+    ],
 )
 def test_errors_are_one_clear_line(trained, tmp_path, capsys, args, message):
     story = tmp_path / "story.txt"
