@@ -120,13 +120,8 @@ def test_embedding_lr_scales_the_word_vectors_step_only():
     assert sum(len(g["params"]) for g in groups) == len(list(trainer.model.parameters()))
     # Adam's first step moves every parameter with a gradient by about its learning rate
     before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
-    batch = next(
-        iter(
-            batches(
-                trainer.train_examples, trainer.vocab, 8, generator=torch.Generator(), **trainer.model.config.layout
-            )
-        )
-    )
+    layout = trainer.model.config.layout
+    batch = next(iter(batches(trainer.train_examples, trainer.vocab, 8, generator=torch.Generator(), **layout)))
     trainer.model.loss(trainer.model(batch), batch).backward()
     trainer.optimizer.step()
     moved = {name: (p.detach() - before[name]).abs().max().item() for name, p in trainer.model.named_parameters()}
