@@ -305,8 +305,6 @@ def adam(model: nn.Module, lr: float, weight_decay: float = 0.0, embedding_lr: f
     """Adam as training runs it: fused, one pass over all parameters instead of a dozen operations
     for each of them (on the CPU about 1.5 ms less a step for the DMN's 30-odd parameter tensors).
     The word vectors L learn at `embedding_lr` times `lr` (1: as the rest)."""
-    if embedding_lr == 1.0:
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     words = model.embedding.weight
     rest = [p for p in model.parameters() if p is not words]
     groups = [{"params": rest}, {"params": [words], "lr": lr * embedding_lr}]
@@ -389,7 +387,9 @@ class Trainer:
             self.model.train()
             total_loss, seen = 0.0, 0
             n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
-            train = self.vocab.hide_words(self.train_examples, generator, cfg.word_dropout, cfg.rare_word_dropout)
+            train = self.vocab.hide_words(
+                self.train_examples, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout
+            )
             bar = tqdm(
                 batches(train, self.vocab, cfg.batch_size, generator=generator, **layout),
                 total=n_batches,
