@@ -13,7 +13,7 @@ import torch
 
 from dmn import __version__
 from dmn.checkpoint import CheckpointError, load_checkpoint
-from dmn.data import DataFormatError, DataNotFoundError, load_task, resolve_data_dir
+from dmn.data import HELD_OUT, DataFormatError, DataNotFoundError, load_task, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
     accuracy_by_task,
@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
     p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
+    p.add_argument(
+        "--hold-out",
+        type=int,
+        default=0,
+        metavar="N",
+        help="SST, POS: keep N training sentences (one fixed choice, the same for every seed) out of training, "
+        "phrases and all, to compare recipes on more sentences than the dev set has: `eval --split held-out`",
+    )
     p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
     p.add_argument(
         "--embedding-vocab",
@@ -211,10 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the accuracies to this JSON file (test_accuracy or validation_accuracy)")
     p.add_argument(
         "--split",
-        choices=["test", "validation"],
+        choices=["test", "validation", HELD_OUT],
         default="test",
-        help="test (default), or the validation questions the checkpoint was chosen on (bAbI: the share of "
-        "train its run held out; SST and POS: the dev set)",
+        help="test (default), the validation questions the checkpoint was chosen on (bAbI: the share of "
+        "train its run held out; SST and POS: the dev set), or the training sentences its run kept out of "
+        "training (`train --hold-out`)",
     )
     p.add_argument(
         "--unknown-words",
@@ -302,6 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         limit=args.limit,
         phrases=args.phrases,
+        hold_out=args.hold_out,
         embeddings=args.embeddings,
         word_signatures=args.word_signatures,
         embedding_vocab=args.embedding_vocab,
@@ -375,6 +385,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         examples = validation_set(ckpt.config, ckpt.metrics, args.data_dir)
         accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
         print(f"validation split: {len(examples):,} questions (the paper's column is its test accuracy)")
+    elif args.split == HELD_OUT:
+        if not ckpt.config.get("hold_out"):
+            raise ValueError(f"{args.checkpoint} was trained on every training sentence: it has none held out")
+        examples = load_task(task, HELD_OUT, data_dir=args.data_dir, hold_out=ckpt.config["hold_out"])
+        accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
+        print(f"{len(examples):,} training sentences held out of training (the paper's column is its test accuracy)")
     else:
         size = ckpt.config.get("size", "1k")
         accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)

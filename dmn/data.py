@@ -10,7 +10,7 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
@@ -241,6 +241,7 @@ SST_BINARY_OF_FINE = {
     "positive": "positive",
     "very-positive": "positive",
 }
+SENTENCE_FAMILIES = ("sst", "pos")  # one sentence per example, every word a fact; validated on the official dev set
 SST_DIR = Path("sst")  # where SST and EWT are read from, under the data folder
 EWT_DIR = Path("pos") / "ud_english_ewt"
 SST_SPLITS = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
@@ -302,19 +303,23 @@ def _sst_label(tree: Tree, setting: str, where: str) -> str | None:
     return fine if setting == "fine" else SST_BINARY_OF_FINE.get(fine)
 
 
-def parse_sst(path: str | os.PathLike, setting: str = "binary", phrases: bool = False) -> list[Example]:
+def parse_sst(
+    path: str | os.PathLike, setting: str = "binary", phrases: bool = False, sentences: Container[int] | None = None
+) -> list[Example]:
     """SST trees (one per line) as sentiment examples: every word is a fact, the answer the label.
 
     setting "binary" drops neutral sentences (label 2) and maps 0-1 to negative, 3-4 to positive;
     "fine" keeps the five classes. phrases=True adds every labelled phrase (the usual training
-    protocol), each once.
+    protocol), each once. `sentences` reads only the trees of these numbers (0-based, in the
+    file's order), and only their phrases.
     """
     if setting not in ("binary", "fine"):
         raise ValueError(f"SST setting is 'binary' or 'fine', not {setting!r}")
     path = Path(path)
     examples, seen = [], set()
-    for lineno, line in enumerate(_read_lines(path), 1):
-        if not line.strip():
+    lines = [(lineno, line) for lineno, line in enumerate(_read_lines(path), 1) if line.strip()]
+    for number, (lineno, line) in enumerate(lines):
+        if sentences is not None and number not in sentences:
             continue
         where = f"{path}, line {lineno}"
         trees = parse_trees(line, where)
@@ -410,29 +415,67 @@ def _nonempty(examples: list[Example], path: Path) -> list[Example]:
 # Every task by name
 
 
+HELD_OUT = "held-out"  # the split of the training sentences that a run's hold_out kept out of training
+HOLD_OUT_SEED = 2016  # one fixed choice of held-out sentences, whatever a run's own seed
+
+
+def held_out_sentences(count: int, total: int) -> set[int]:
+    """Which of `total` training sentences (their numbers) `hold_out=count` keeps out of training:
+    one fixed random choice, the same for every run, so that the models of several seeds, and
+    their ensembles, are all measured on the same sentences."""
+    if not 0 < count < total:
+        raise ValueError(f"--hold-out takes 1 to {total - 1:,} of the {total:,} training sentences, not {count}")
+    return set(np.random.default_rng(HOLD_OUT_SEED).choice(total, size=count, replace=False).tolist())
+
+
 def load_task(
-    task: str, split: str, size: str = "1k", data_dir: str | os.PathLike | None = None, phrases: bool = False
+    task: str,
+    split: str,
+    size: str = "1k",
+    data_dir: str | os.PathLike | None = None,
+    phrases: bool = False,
+    hold_out: int = 0,
 ) -> list[Example]:
     """Examples of a task: babi:N / babi:N,M / babi:all (split train or test), sst:binary,
-    sst:fine (train, dev, test; phrases adds SST's labelled phrases), pos:ewt and pos:ptb."""
+    sst:fine (train, dev, test; phrases adds SST's labelled phrases), pos:ewt and pos:ptb.
+
+    hold_out > 0 (SST and POS): that many training sentences (`held_out_sentences`) are left out
+    of split "train", phrases and all; split "held-out" reads them, as whole sentences."""
     family, _, which = task.partition(":")
+    if (hold_out or split == HELD_OUT) and family not in SENTENCE_FAMILIES:
+        raise ValueError(f"only SST and POS hold training sentences out, not {task} (bAbI holds out stories)")
+    if split == HELD_OUT and not hold_out:
+        raise ValueError("the held-out split needs the number of training sentences held out")
+    source = "train" if split == HELD_OUT else split
+
+    def chosen(total: int) -> set[int] | None:
+        if not hold_out or source != "train":
+            return None
+        held = held_out_sentences(hold_out, total)
+        return held if split == HELD_OUT else set(range(total)) - held
+
+    def sentences_of(examples: list[Example]) -> list[Example]:
+        keep = chosen(len(examples))
+        return examples if keep is None else [ex for number, ex in enumerate(examples) if number in keep]
+
     root = resolve_data_dir(data_dir)
     if family == "babi":
         return load_babi(parse_task(task), size, split, data_dir)
     if family == "sst":
-        path = root / SST_DIR / SST_SPLITS[split]
+        path = root / SST_DIR / SST_SPLITS[source]
         _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)", "sst")
-        return parse_sst(path, which, phrases=phrases and split == "train")
+        trees = sum(1 for line in _read_lines(path) if line.strip()) if hold_out else 0
+        return parse_sst(path, which, phrases=phrases and split == "train", sentences=chosen(trees))
     if task == "pos:ewt":
-        path = root / EWT_DIR / EWT_SPLITS[split]
+        path = root / EWT_DIR / EWT_SPLITS[source]
         _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)", "ewt")
-        return parse_conllu(path, task)
+        return sentences_of(parse_conllu(path, task))
     if task == "pos:ptb":
         folder = root / "pos" / "ptb"
-        sections = [folder / f"{number:02d}" for number in PTB_SECTIONS[split]]
+        sections = [folder / f"{number:02d}" for number in PTB_SECTIONS[source]]
         files = sorted(f for section in sections for f in section.glob("*") if f.suffix in (".mrg", ".pos"))
         _require(files[0] if files else folder / "00", "the WSJ Penn Treebank (sections 00-24 of .mrg or .pos files)")
-        return [ex for f in files for ex in parse_ptb(f, task)]
+        return sentences_of([ex for f in files for ex in parse_ptb(f, task)])
     raise ValueError(f"unknown task {task!r}: use babi:N, babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb")
 
 

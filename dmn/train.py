@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dmn.checkpoint import load_checkpoint, save_checkpoint
-from dmn.data import EOS, Example, Vocab, answer_translation, batches, load_task
+from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation, batches, load_task
 from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
@@ -154,9 +154,6 @@ def _by_story(examples: Sequence[Example]) -> list[list[Example]]:
     return list(groups.values())
 
 
-SENTENCE_FAMILIES = ("sst", "pos")  # one sentence per example, every word a fact; validated on the official dev set
-
-
 def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | None = None) -> list[Example]:
     """The validation examples a checkpoint was chosen on (from its config.json and metrics.json):
     for bAbI the share of train its run held out (its seed), for SST and POS the official dev set."""
@@ -206,6 +203,8 @@ def build_ensemble(
             raise ValueError(f"{member.path} is an ensemble already: list its members instead")
         if member.config.get("task") != member_task:
             raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {member_task}")
+        if member.config.get("hold_out", 0) != first.config.get("hold_out", 0):
+            raise ValueError(f"{member.path} held out other training sentences than {first.path} (--hold-out)")
         if member.vocab.to_json() != first.vocab.to_json():
             raise ValueError(f"{member.path} has another vocabulary than {first.path}")
         if member.model.config != first.model.config:
@@ -241,6 +240,7 @@ def build_ensemble(
         "description": description or f"{len(members)} models averaged ({task})",
         "question": first.config.get("question", ""),
         "embeddings": first.config.get("embeddings"),
+        **({"hold_out": first.config["hold_out"]} if first.config.get("hold_out") else {}),
         **grown,
         "command": command,
         **translated,
@@ -497,6 +497,7 @@ class RunSpec:
     dropout: float = 0.1
     limit: int | None = None  # only the first N training examples of each task
     phrases: bool = False  # SST: also train on every labelled phrase
+    hold_out: int = 0  # SST, POS: keep this many training sentences out of training (data.held_out_sentences)
     embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
     word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
     embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
@@ -531,7 +532,7 @@ class TrainingRun:
         family = spec.task.partition(":")[0]
         word_level = family in SENTENCE_FAMILIES
         if examples is None:
-            examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases)
+            examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases, hold_out=spec.hold_out)
         examples = _first_of_each_task(examples, spec.limit)
         self.validates_on_dev = word_level and self.has_test_set  # else on a share held out of training
         if self.validates_on_dev:
@@ -590,6 +591,7 @@ class TrainingRun:
             "train": spec.train.to_dict(),
             "command": command,
             **({"init_from": spec.init_from} if spec.init_from else {}),
+            **({"hold_out": spec.hold_out} if spec.hold_out else {}),
         }
         self.trainer = Trainer(self.model, self.vocab, self.train_examples, self.val_examples, spec.train, self.device)
 
@@ -610,6 +612,7 @@ class TrainingRun:
         expected = {
             "task": (start.config.get("task"), self.spec.task),
             "validation questions": (data.get("validation_examples"), len(self.val_examples)),
+            "training sentences held out": (start.config.get("hold_out", 0), self.spec.hold_out),
         }
         if not self.validates_on_dev:
             expected |= {

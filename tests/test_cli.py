@@ -10,6 +10,8 @@ import torch
 
 from dmn.checkpoint import load_checkpoint
 from dmn.cli import main
+from dmn.data import HELD_OUT, load_task
+from dmn.evaluate import accuracy_by_task
 from dmn.predict import Predictor
 from dmn.train import RunSpec, TrainConfig, TrainingRun
 from tests.conftest import REPO
@@ -312,3 +314,29 @@ def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
     assert all(torch.equal(v, start[k]) for k, v in going_on.model.state_dict().items())
     said = Predictor.load(out, "cpu").predict("not bad at all").top_answers  # a tiny model: any answer
     assert {word for answer, _ in said for word in answer.split(",") if word} == {"negative", "positive"}
+
+
+def test_held_out_sentences_are_left_out_of_training_and_measured_by_eval(data_dir, tmp_path, capsys):
+    members = [
+        train_tiny_sst("sst:fine", seed, tmp_path / f"held-{seed}", data_dir, "--hold-out", "300") for seed in "01"
+    ]
+    assert json.loads((Path(members[0]) / "config.json").read_text())["hold_out"] == 300
+    assert json.loads((Path(members[0]) / "metrics.json").read_text())["data"]["train_examples"] == 8544 - 300
+    out = tmp_path / "both-as-binary"
+    assert main(["ensemble", *members, "--task", "sst:binary", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    held = load_task("sst:binary", HELD_OUT, data_dir=data_dir, hold_out=300)
+    ensemble = load_checkpoint(out)
+    expected = accuracy_by_task(ensemble.model, ensemble.vocab, held)["sst:binary"]
+    capsys.readouterr()
+    written = tmp_path / "held-out.json"
+    args = ["--split", HELD_OUT, "--data-dir", str(data_dir), "--json", str(written)]
+    assert main(["eval", "--checkpoint", str(out), *args]) == 0
+    assert f"{len(held):,} training sentences held out of training" in capsys.readouterr().out
+    assert json.loads(written.read_text())["held-out_accuracy"]["sst:binary"] == pytest.approx(expected, abs=1e-9)
+    every = train_tiny_sst("sst:fine", "0", tmp_path / "every", data_dir)
+    assert main(["eval", "--checkpoint", every, *args]) == 2
+    assert "trained on every training sentence: it has none held out" in capsys.readouterr().err
+    assert main(["ensemble", members[0], every, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
+    assert "held out other training sentences" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="training sentences held out 300 \\(this run: 0\\)"):
+        TrainingRun(RunSpec("sst:fine", variant="dmn+", hidden=8, init_from=members[0]), data_dir=str(data_dir))

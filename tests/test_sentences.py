@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dmn.data import (
+    HELD_OUT,
     SST_FINE_LABELS,
     DataFormatError,
     Example,
@@ -46,6 +47,33 @@ def test_sst_phrases_add_every_labelled_subtree_once(data_dir):
     assert len({(tuple(f[0] for f in e.context), e.answer[0]) for e in phrases}) == len(phrases)
 
 
+def words(ex: Example) -> str:
+    return " ".join(fact[0] for fact in ex.context)
+
+
+def test_held_out_training_sentences_leave_training_with_their_phrases(data_dir):
+    held = load_task("sst:fine", HELD_OUT, data_dir=data_dir, hold_out=2000)
+    kept = load_task("sst:fine", "train", data_dir=data_dir, hold_out=2000)
+    assert (len(held), len(kept)) == (2000, 6544)
+    every = load_task("sst:fine", "train", data_dir=data_dir)
+    assert sorted(map(words, held + kept)) == sorted(map(words, every))
+    assert held == load_task("sst:fine", HELD_OUT, data_dir=data_dir, hold_out=2000)  # one fixed choice
+    binary = load_task("sst:binary", HELD_OUT, data_dir=data_dir, hold_out=2000)  # the same trees, neutral dropped
+    assert len(binary) == sum(ex.answer != ["neutral"] for ex in held) == 1613
+    assert {words(ex) for ex in binary} <= {words(ex) for ex in held}
+    trained_on = {words(ex) for ex in load_task("sst:fine", "train", data_dir=data_dir, phrases=True, hold_out=2000)}
+    assert sum(words(ex) in trained_on for ex in held) == 4  # only the 4 that a kept tree also holds as a phrase
+    tagged = load_task("pos:ewt", HELD_OUT, data_dir=data_dir, hold_out=500)
+    assert len(tagged) == 500 and len(load_task("pos:ewt", "train", data_dir=data_dir, hold_out=500)) == 12044
+    for task, split, count, message in [
+        ("babi:1", "train", 5, "only SST and POS hold training sentences out"),
+        ("sst:fine", HELD_OUT, 0, "needs the number of training sentences held out"),
+        ("sst:fine", "train", 8544, "takes 1 to 8,543 of the 8,544 training sentences, not 8544"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_task(task, split, data_dir=data_dir, hold_out=count)
+
+
 def test_tree_labels(tmp_path):
     path = tmp_path / "trees.txt"
     path.write_text("(3 (2 The) (4 (3 (2 film) (4 rocks)) (2 .)))\n(2 (2 It) (2 is))\n(0 (1 Bad) (0 !))\n")
@@ -58,6 +86,8 @@ def test_tree_labels(tmp_path):
     pairs = [([f[0] for f in e.context], e.answer) for e in phrases]
     assert (["film", "rocks"], ["positive"]) in pairs and (["film", "rocks", "."], ["very-positive"]) in pairs
     assert set(SST_FINE_LABELS) >= {e.answer[0] for e in phrases}
+    second = parse_sst(path, "fine", phrases=True, sentences={1})  # one tree and only its phrases
+    assert sorted(map(words, second)) == ["It", "It is", "is"]
 
 
 @pytest.mark.parametrize(
