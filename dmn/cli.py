@@ -216,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("eval", help="test accuracy of a checkpoint, per task")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--task", help="default: the tasks the checkpoint was trained on")
-    p.add_argument("--json", help="also write the accuracies to this JSON file (test_accuracy or validation_accuracy)")
+    p.add_argument(
+        "--json",
+        help="also write the accuracies to this JSON file (test_accuracy, validation_accuracy or held-out_accuracy)",
+    )
     p.add_argument(
         "--split",
         choices=["test", "validation", HELD_OUT],
