@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +19,7 @@ import gradio as gr  # noqa: E402
 
 from app import plots, sentence_tabs, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
+from dmn import kernels  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
 from dmn.data import BABI_TASK_NAMES, DataFormatError, DataNotFoundError  # noqa: E402
 from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES  # noqa: E402
@@ -291,6 +293,9 @@ def build_demo() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> Any:
-    """Launch the app with its CSS and theme (Gradio 6 takes them in launch(), not Blocks())."""
+    """Launch the app with its CSS and theme (Gradio 6 takes them in launch(), not Blocks()).
+    The fused GRU kernel starts building at once (about 10 s, once per Python environment), in
+    the background, so that the first question does not wait for it."""
+    threading.Thread(target=kernels.available, name="dmn-kernel-build", daemon=True).start()
     demo = demo or build_demo()
     return demo.launch(**{**LAUNCH_KWARGS, **kwargs})

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -281,3 +282,11 @@ def test_model_card_shows_accuracy_settings_and_command():
     assert "*Revised 2026-11-29: case fallback switched on*" in texts.model_card(summary)
     summary.metrics = {"status": "training"}
     assert "No test results" in texts.model_card(summary)
+
+
+def test_launch_starts_building_the_fused_kernel_before_any_question(monkeypatch):
+    asked = threading.Event()
+    monkeypatch.setattr(ui.kernels, "available", asked.set)  # what the build's thread runs
+    launched = SimpleNamespace(launch=lambda **kwargs: kwargs)  # a page that is not served
+    assert ui.launch(launched, quiet=True)["quiet"] is True
+    assert asked.wait(timeout=10)
