@@ -18,7 +18,6 @@ from dmn.device import pick_device
 from dmn.evaluate import (
     accuracy_by_task,
     accuracy_by_word_kind,
-    accuracy_on_test_set,
     format_gate_table,
     format_table,
     gate_accuracy,
@@ -386,18 +385,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.task:
             raise ValueError("--split validation evaluates the tasks the checkpoint was chosen on: leave out --task")
         examples = validation_set(ckpt.config, ckpt.metrics, args.data_dir)
-        accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
         print(f"validation split: {len(examples):,} questions (the paper's column is its test accuracy)")
     elif args.split == HELD_OUT:
         if not ckpt.config.get("hold_out"):
             raise ValueError(f"{args.checkpoint} was trained on every training sentence: it has none held out")
         examples = load_task(task, HELD_OUT, data_dir=args.data_dir, hold_out=ckpt.config["hold_out"])
-        accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
         print(f"{len(examples):,} training sentences held out of training (the paper's column is its test accuracy)")
     else:
-        size = ckpt.config.get("size", "1k")
-        accuracy = accuracy_on_test_set(ckpt.model, ckpt.vocab, task, size, args.data_dir, device)
-        examples = load_task(task, "test", size, args.data_dir) if args.unknown_words or args.gates else []
+        examples = load_task(task, "test", ckpt.config.get("size", "1k"), args.data_dir)
+    accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
     print(format_table(accuracy))
     if args.unknown_words:
         print("\nby whether the model's vocabulary has the words:")
