@@ -565,12 +565,17 @@ class Ensemble(nn.Module):
     def max_passes(self) -> int | None:
         return self.members[0].max_passes
 
+    def combine(self, probabilities: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The ensemble's log-probabilities [B, A, V ensemble] from its members' answer
+        probabilities (one [B, A, V] each): their mean, read through the answer map if there is one."""
+        mean = torch.stack(list(probabilities)).mean(0)  # [B, A, V]
+        tiny = torch.finfo(mean.dtype).tiny
+        if self.merge is not None:
+            mean = mean @ self.merge  # [B, A, V ensemble]
+            mean = mean / mean.sum(-1, keepdim=True).clamp_min(tiny)
+        return mean.clamp_min(tiny).log()
+
     def forward(self, batch: Batch, passes: int | None = None) -> DMNOutput:
         outputs = [member(batch, passes) for member in self.members]
-        probabilities = torch.stack([out.logits.softmax(-1) for out in outputs]).mean(0)  # [B, A, V]
-        tiny = torch.finfo(probabilities.dtype).tiny
-        if self.merge is not None:
-            probabilities = probabilities @ self.merge  # [B, A, V ensemble]
-            probabilities = probabilities / probabilities.sum(-1, keepdim=True).clamp_min(tiny)
         gates = torch.stack([out.gates for out in outputs]).mean(0)  # [B, P, F]
-        return DMNOutput(probabilities.clamp_min(tiny).log(), gates)
+        return DMNOutput(self.combine([out.logits.softmax(-1) for out in outputs]), gates)

@@ -175,6 +175,17 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     return examples
 
 
+def translated_answers(vocab: Vocab, member_task: str, task: str) -> tuple[Vocab, list[int | None], list[list[str]]]:
+    """How models of `member_task` with this vocabulary answer `task` (`answer_translation`): the
+    vocabulary with the task's answers, the answer map of `Ensemble`, and the pairs (member answer,
+    the task's answer or None) that config.json records."""
+    translation = answer_translation(member_task, task)
+    task_vocab = replace(vocab, answers=[EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})])
+    pairs = [[answer, translation[answer]] for answer in vocab.answers]
+    answer_map = [None if target is None else task_vocab.answer_index[target] for _, target in pairs]
+    return task_vocab, answer_map, pairs
+
+
 def build_ensemble(
     paths: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -223,11 +234,7 @@ def build_ensemble(
     task = task or member_task
     answer_map, translated = None, {}
     if task != member_task:
-        translation = answer_translation(member_task, task)
-        answers = [EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})]
-        vocab = replace(vocab, answers=answers)
-        pairs = [[answer, translation[answer]] for answer in first.vocab.answers]
-        answer_map = [None if target is None else vocab.answer_index[target] for _, target in pairs]
+        vocab, answer_map, pairs = translated_answers(vocab, member_task, task)
         translated = {"member_task": member_task, "member_answers": pairs}
         validation = load_task(task, "dev", data_dir=data_dir)
     model = Ensemble(models, answer_map)

@@ -1,0 +1,128 @@
+"""Pick one seed on the dev set, or average them? Measured on the training sentences they held out.
+
+    python scripts/pick_or_average.py RUN RUN ... [--size 4] [--embedding-vocab 20000] [--data-dir DIR]
+
+The runs are seeds of one `sst:fine` command trained with the same `--hold-out`. For every set of
+SIZE of them, and for each reading of the model (five classes; two classes with the N most
+frequent GloVe words added, as `ensemble --task sst:binary --embedding-vocab N` reads it), it
+counts the held-out sentences right of two choices: the seed of the set that the dev set picks
+(the most dev sentences right; on a tie the first named) and the set's seeds averaged (`Ensemble`).
+It prints every seed's counts, then per reading the mean of both over the sets, how many sets the
+average gets at least as many right as the pick, and the same two choices among all the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dmn.checkpoint import load_checkpoint  # noqa: E402
+from dmn.data import HELD_OUT, Example, Vocab, batches, load_task  # noqa: E402
+from dmn.embeddings import add_pretrained_words, load_vectors  # noqa: E402
+from dmn.evaluate import decode  # noqa: E402
+from dmn.model import DMN, Ensemble  # noqa: E402
+from dmn.train import translated_answers  # noqa: E402
+
+
+@torch.no_grad()
+def answer_probabilities(model: DMN, vocab: Vocab, examples: list[Example]) -> torch.Tensor:
+    """The model's answer probabilities for every example, in their order: [N, A, V]."""
+    model.eval()
+    rows = {}
+    for batch in batches(examples, vocab, 500, **model.config.layout):
+        for example, row in zip(batch.examples, model(batch).logits.softmax(-1), strict=True):
+            rows[id(example)] = row
+    return torch.stack([rows[id(example)] for example in examples])
+
+
+def count_right(reader: Ensemble, vocab: Vocab, examples: list[Example], probabilities: list[torch.Tensor]) -> int:
+    """Examples answered right by the ensemble of the members whose probabilities are given."""
+    answers = decode(reader.combine(probabilities), vocab.answers)
+    return sum(answer == example.answer for answer, example in zip(answers, examples, strict=True))
+
+
+def compare(
+    names: list[str], models: list[DMN], vocab: Vocab, reader: Ensemble, splits: dict[str, list[Example]], size: int
+) -> None:
+    """Print every model's dev and held-out counts, then the dev set's pick against the average
+    over every set of `size` models and among all of them."""
+    probabilities = {
+        split: [answer_probabilities(model, vocab, examples) for model in models] for split, examples in splits.items()
+    }
+
+    def right(split: str, members: tuple[int, ...]) -> int:
+        return count_right(reader, vocab, splits[split], [probabilities[split][i] for i in members])
+
+    dev = [right("dev", (i,)) for i in range(len(models))]
+    for i, name in enumerate(names):
+        print(f"  {name:<32} dev right {dev[i]:>5}   held-out right {right(HELD_OUT, (i,)):>5}")
+
+    def choices(members: tuple[int, ...]) -> tuple[int, int]:
+        """Held-out sentences right of the dev set's pick among the members, and of their average."""
+        pick = max(members, key=lambda i: (dev[i], -i))
+        return right(HELD_OUT, (pick,)), right(HELD_OUT, members)
+
+    sets = [choices(members) for members in itertools.combinations(range(len(models)), size)]
+    picked, averaged = (sum(column) / len(sets) for column in zip(*sets, strict=True))
+    wins = sum(average >= pick for pick, average in sets)
+    print(
+        f"  sets of {size} ({len(sets)}): the pick {picked:.1f}, the average {averaged:.1f} held-out right"
+        f" on the mean ({averaged - picked:+.1f}); the average at least as good in {wins} of {len(sets)}"
+    )
+    pick_all, average_all = choices(tuple(range(len(models))))
+    print(f"  all {len(models)}: the pick {pick_all}, the average {average_all} held-out right")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--size", type=int, default=4, help="seeds in a set (default 4)")
+    parser.add_argument(
+        "--embedding-vocab", type=int, default=20000, help="GloVe words added to the two-class reading (0: none)"
+    )
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    runs = [load_checkpoint(path) for path in args.runs]
+    first = runs[0]
+    hold_out = first.config.get("hold_out", 0)
+    for run in runs:
+        if run.config.get("task") != "sst:fine" or run.config.get("hold_out", 0) != hold_out or not hold_out:
+            sys.exit(f"{run.path}: the runs must be sst:fine models that held out the same training sentences")
+        if run.vocab.to_json() != first.vocab.to_json() or run.model.config != first.model.config:
+            sys.exit(f"{run.path} has another vocabulary or other model settings than {first.path}")
+    if not 1 <= args.size <= len(runs):
+        sys.exit(f"--size must be between 1 and the number of runs ({len(runs)})")
+
+    fine = [run.model for run in runs]
+    grown, grown_vocab = fine, first.vocab
+    if args.embedding_vocab:
+        if not first.config.get("embeddings"):
+            sys.exit(f"{first.path} was trained without pretrained vectors: use --embedding-vocab 0")
+        vectors = load_vectors(first.config["embeddings"], first.vocab, args.embedding_vocab)
+        grown, grown_vocab = add_pretrained_words(fine, first.vocab, vectors)
+    binary_vocab, answer_map, _ = translated_answers(grown_vocab, "sst:fine", "sst:binary")
+    readings = {
+        "five classes": ("sst:fine", fine, first.vocab, Ensemble(fine[:1])),
+        f"two classes, {args.embedding_vocab} GloVe words added": (
+            "sst:binary",
+            grown,
+            binary_vocab,
+            Ensemble(grown[:1], answer_map),
+        ),
+    }
+    for reading, (task, models, vocab, reader) in readings.items():
+        splits = {
+            split: load_task(task, split, hold_out=hold_out, data_dir=args.data_dir) for split in ("dev", HELD_OUT)
+        }
+        print(f"\n{reading}: {len(splits['dev'])} dev sentences, {len(splits[HELD_OUT])} held out")
+        compare([run.path.name for run in runs], models, vocab, reader, splits, args.size)
+
+
+if __name__ == "__main__":
+    main()
