@@ -42,9 +42,11 @@ is how much one pass attends to one word (each pass's gates sum to 1; ★ marks 
 Negation and contrast ("not bad", "thin, **but** superb") are where one reading may not be enough: watch
 whether a later pass moves to the word that flips or outweighs the first one. Drag *Show pass* to compare:
 in the first example, the first pass weighs "superb" most and the second moves weight to "but" and "thin".
-`sst-binary` is `sst-fine` read in two classes (very negative and negative count as negative, positive and
-very positive as positive) that also knows 11,745 more words by their GloVe vectors, so on sentences of words
-both know, both attend alike; "Not bad at all." is positive to both."""
+`sst-fine` is four models trained apart that answer together: its probabilities and gates are the means of
+theirs. `sst-binary` is `sst-fine` read in two classes (very negative and negative count as negative, positive
+and very positive as positive) that also knows 11,745 more words by their GloVe vectors, so on sentences of
+words both know, both attend alike. "Not bad at all." is positive in two classes;
+in five, neutral comes just ahead of positive."""
 TAG_HELP = """### What the gates mean here
 Every word is a fact and gets its own tag; each pass re-reads the sentence and the gates say which
 words the memory weighs most (★: the most attended word of a pass). The tags come from each word's

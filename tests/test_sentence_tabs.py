@@ -97,7 +97,11 @@ def test_the_tab_s_examples_do_what_its_help_text_says():
     first, second = (dict(zip(binary["facts"], gates, strict=True)) for gates in binary["gates"])
     assert second["but"] > first["but"] and second["thin"] > first["thin"]
     assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
-    assert sentence_tabs.sentiment("Not bad at all.", "sst-fine")["answer"] == "positive"
+    five_classes = sentence_tabs.sentiment("Not bad at all.", "sst-fine")["top_answers"]
+    assert [answer for answer, _ in five_classes[:2]] == ["neutral", "positive"]
+    assert "in five, neutral comes just ahead of positive" in sentence_tabs.SENTIMENT_HELP
+    assert "`sst-fine` is four models" in sentence_tabs.SENTIMENT_HELP
+    assert len(json.loads((REPO / "checkpoints" / "sst-fine" / "config.json").read_text())["members"]) == 4
     assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
     assert 'weighs "superb" most and the second moves weight to "but" and "thin"' in sentence_tabs.SENTIMENT_HELP
 
