@@ -303,7 +303,8 @@ def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["validation_examples"] == 872  # the binary dev set: neutral sentences dropped
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
-    assert main(["ensemble", str(REPO / "checkpoints" / "sst-fine"), fine, "--out", str(tmp_path / "x")]) == 2
+    wider = train_tiny_sst("sst:fine", "0", tmp_path / "wider", data_dir, "--embeddings", str(vectors), "--hidden", "9")
+    assert main(["ensemble", wider, fine, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
     assert "has other model settings" in capsys.readouterr().err
     # a run on the dev set may go on from it with other training data and another seed
     settings = {"variant": "dmn+", "hidden": 8, "phrases": True, "embeddings": str(vectors), "init_from": fine}
