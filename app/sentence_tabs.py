@@ -261,7 +261,7 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
     """The Sentiment tab's contents and events; returns its checkpoint picker (the Train tab refreshes it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            about = "sst-binary: positive/negative; sst-fine: five labels (one model, read two ways)."
+            about = "sst-binary: positive/negative; sst-fine: five labels (one four-model ensemble, read two ways)."
             checkpoint = _picker(SENTIMENT, "sst-checkpoint", about)
             sentence = _sentence_box("sst-sentence", SENTIMENT_EXAMPLES[0])
             run = gr.Button("Run", variant="primary", elem_id="sst-run")
