@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmn.checkpoint import load_checkpoint, save_checkpoint
+from dmn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation, batches, load_task
 from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
@@ -186,23 +186,9 @@ def translated_answers(vocab: Vocab, member_task: str, task: str) -> tuple[Vocab
     return task_vocab, answer_map, pairs
 
 
-def build_ensemble(
-    paths: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
-    data_dir: str | os.PathLike | None = None,
-    description: str = "",
-    command: str = "",
-    task: str | None = None,
-    embedding_vocab: int = 0,
-) -> dict:
-    """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
-    averaged), measured on the dev set and on the test set; returns its metrics. The members must
-    be sentiment models or taggers of one task with one vocabulary and one model configuration.
-    `task` (default: theirs) may name another task that their answers translate to
-    (`answer_translation`: sst:fine models answering sst:binary). `embedding_vocab` gives the N most
-    frequent words of the members' pretrained vectors a place, read as those vectors
-    (`add_pretrained_words`)."""
-    members = [load_checkpoint(path) for path in paths]
+def check_ensemble_members(members: Sequence[Checkpoint]) -> None:
+    """ValueError unless these checkpoints can answer together: SST or POS models, none an ensemble,
+    of one task, one choice of held-out sentences, one vocabulary and one model configuration."""
     first = members[0]
     member_task = first.config.get("task", "")
     if member_task.partition(":")[0] not in SENTENCE_FAMILIES:
@@ -220,17 +206,47 @@ def build_ensemble(
             raise ValueError(f"{member.path} has another vocabulary than {first.path}")
         if member.model.config != first.model.config:
             raise ValueError(f"{member.path} has other model settings than {first.path}")
-    validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
-    models, vocab, grown = [member.model for member in members], first.vocab, {}
+
+
+def with_pretrained_words(
+    first: Checkpoint, models: list[DMN], embedding_vocab: int
+) -> tuple[list[DMN], Vocab, dict[str, int]]:
+    """The models of `first`'s vocabulary, that vocabulary, and what config.json records of it,
+    with the `embedding_vocab` most frequent words of `first`'s pretrained vectors added
+    (`add_pretrained_words`; 0: as they are)."""
     if embedding_vocab < 0:
         raise ValueError(f"--embedding-vocab is a number of words, not {embedding_vocab}")
-    if embedding_vocab:
-        source = first.config.get("embeddings")
-        if not source:
-            raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
-        vectors = load_vectors(source, vocab, embedding_vocab)
-        models, vocab = add_pretrained_words(models, first.vocab, vectors)
-        grown = {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
+    if not embedding_vocab:
+        return models, first.vocab, {}
+    source = first.config.get("embeddings")
+    if not source:
+        raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
+    grown, vocab = add_pretrained_words(models, first.vocab, load_vectors(source, first.vocab, embedding_vocab))
+    return grown, vocab, {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
+
+
+def build_ensemble(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    description: str = "",
+    command: str = "",
+    task: str | None = None,
+    embedding_vocab: int = 0,
+) -> dict:
+    """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
+    averaged), measured on the dev set and on the test set; returns its metrics. The members must
+    be sentiment models or taggers of one task with one vocabulary and one model configuration.
+    `task` (default: theirs) may name another task that their answers translate to
+    (`answer_translation`: sst:fine models answering sst:binary). `embedding_vocab` gives the N most
+    frequent words of the members' pretrained vectors a place, read as those vectors
+    (`add_pretrained_words`)."""
+    members = [load_checkpoint(path) for path in paths]
+    check_ensemble_members(members)
+    first = members[0]
+    member_task = first.config["task"]
+    validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
+    models, vocab, grown = with_pretrained_words(first, [member.model for member in members], embedding_vocab)
     task = task or member_task
     answer_map, translated = None, {}
     if task != member_task:

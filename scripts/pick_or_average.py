@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn.checkpoint import load_checkpoint  # noqa: E402
 from dmn.data import HELD_OUT, Example, Vocab, batches, load_task  # noqa: E402
-from dmn.embeddings import add_pretrained_words, load_vectors  # noqa: E402
 from dmn.evaluate import decode  # noqa: E402
 from dmn.model import DMN, Ensemble  # noqa: E402
-from dmn.train import translated_answers  # noqa: E402
+from dmn.train import check_ensemble_members, translated_answers, with_pretrained_words  # noqa: E402
 
 
 @torch.no_grad()
@@ -59,14 +58,14 @@ def compare(
     def right(split: str, members: tuple[int, ...]) -> int:
         return count_right(reader, vocab, splits[split], [probabilities[split][i] for i in members])
 
-    dev = [right("dev", (i,)) for i in range(len(models))]
-    for i, name in enumerate(names):
-        print(f"  {name:<32} dev right {dev[i]:>5}   held-out right {right(HELD_OUT, (i,)):>5}")
+    dev, held = ([right(split, (i,)) for i in range(len(models))] for split in ("dev", HELD_OUT))
+    for name, on_dev, on_held in zip(names, dev, held, strict=True):
+        print(f"  {name:<32} dev right {on_dev:>5}   held-out right {on_held:>5}")
 
     def choices(members: tuple[int, ...]) -> tuple[int, int]:
         """Held-out sentences right of the dev set's pick among the members, and of their average."""
         pick = max(members, key=lambda i: (dev[i], -i))
-        return right(HELD_OUT, (pick,)), right(HELD_OUT, members)
+        return held[pick], right(HELD_OUT, members)
 
     sets = [choices(members) for members in itertools.combinations(range(len(models)), size)]
     picked, averaged = (sum(column) / len(sets) for column in zip(*sets, strict=True))
@@ -89,23 +88,17 @@ def main() -> None:
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     runs = [load_checkpoint(path) for path in args.runs]
-    first = runs[0]
-    hold_out = first.config.get("hold_out", 0)
-    for run in runs:
-        if run.config.get("task") != "sst:fine" or run.config.get("hold_out", 0) != hold_out or not hold_out:
-            sys.exit(f"{run.path}: the runs must be sst:fine models that held out the same training sentences")
-        if run.vocab.to_json() != first.vocab.to_json() or run.model.config != first.model.config:
-            sys.exit(f"{run.path} has another vocabulary or other model settings than {first.path}")
-    if not 1 <= args.size <= len(runs):
-        sys.exit(f"--size must be between 1 and the number of runs ({len(runs)})")
-
-    fine = [run.model for run in runs]
-    grown, grown_vocab = fine, first.vocab
-    if args.embedding_vocab:
-        if not first.config.get("embeddings"):
-            sys.exit(f"{first.path} was trained without pretrained vectors: use --embedding-vocab 0")
-        vectors = load_vectors(first.config["embeddings"], first.vocab, args.embedding_vocab)
-        grown, grown_vocab = add_pretrained_words(fine, first.vocab, vectors)
+    first, fine = runs[0], [run.model for run in runs]
+    try:
+        check_ensemble_members(runs)
+        if first.config["task"] != "sst:fine" or not first.config.get("hold_out"):
+            raise ValueError(f"{first.path}: the runs must be sst:fine models that held training sentences out")
+        if not 1 <= args.size <= len(runs):
+            raise ValueError(f"--size must be between 1 and the number of runs ({len(runs)})")
+        grown, grown_vocab, _ = with_pretrained_words(first, fine, args.embedding_vocab)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    hold_out = first.config["hold_out"]
     binary_vocab, answer_map, _ = translated_answers(grown_vocab, "sst:fine", "sst:binary")
     readings = {
         "five classes": ("sst:fine", fine, first.vocab, Ensemble(fine[:1])),
