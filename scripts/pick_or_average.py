@@ -1,6 +1,6 @@
 """Pick one seed on the dev set, or average them? Measured on the training sentences they held out.
 
-    python scripts/pick_or_average.py RUN RUN ... [--size 4] [--embedding-vocab 20000] [--data-dir DIR]
+    python scripts/pick_or_average.py RUN RUN ... [--size 4] [--versus 10] [--embedding-vocab 20000] [--data-dir DIR]
 
 The runs are seeds of one `sst:fine` command trained with the same `--hold-out`. For every set of
 SIZE of them, and for each reading of the model (five classes; two classes with the N most
@@ -9,6 +9,9 @@ counts the held-out sentences right of two choices: the seed of the set that the
 (the most dev sentences right; on a tie the first named) and the set's seeds averaged (`Ensemble`).
 It prints every seed's counts, then per reading the mean of both over the sets, how many sets the
 average gets at least as many right as the pick, and the same two choices among all the runs.
+With `--versus M` it also averages every set of M seeds and sets them against the sets of SIZE:
+their mean, and how many of the pairs of a set of M and a set of SIZE drawn from it the larger
+set gets at least as many right.
 """
 
 from __future__ import annotations
@@ -47,10 +50,17 @@ def count_right(reader: Ensemble, vocab: Vocab, examples: list[Example], probabi
 
 
 def compare(
-    names: list[str], models: list[DMN], vocab: Vocab, reader: Ensemble, splits: dict[str, list[Example]], size: int
+    names: list[str],
+    models: list[DMN],
+    vocab: Vocab,
+    reader: Ensemble,
+    splits: dict[str, list[Example]],
+    size: int,
+    versus: int | None = None,
 ) -> None:
     """Print every model's dev and held-out counts, then the dev set's pick against the average
-    over every set of `size` models and among all of them."""
+    over every set of `size` models and among all of them; with `versus`, the sets of `versus`
+    models averaged against the sets of `size`."""
     probabilities = {
         split: [answer_probabilities(model, vocab, examples) for model in models] for split, examples in splits.items()
     }
@@ -67,21 +77,37 @@ def compare(
         pick = max(members, key=lambda i: (dev[i], -i))
         return held[pick], right(HELD_OUT, members)
 
-    sets = [choices(members) for members in itertools.combinations(range(len(models)), size)]
-    picked, averaged = (sum(column) / len(sets) for column in zip(*sets, strict=True))
-    wins = sum(average >= pick for pick, average in sets)
+    sets = {members: choices(members) for members in itertools.combinations(range(len(models)), size)}
+    picked, averaged = (sum(column) / len(sets) for column in zip(*sets.values(), strict=True))
+    wins = sum(average >= pick for pick, average in sets.values())
     print(
         f"  sets of {size} ({len(sets)}): the pick {picked:.1f}, the average {averaged:.1f} held-out right"
         f" on the mean ({averaged - picked:+.1f}); the average at least as good in {wins} of {len(sets)}"
     )
     pick_all, average_all = choices(tuple(range(len(models))))
     print(f"  all {len(models)}: the pick {pick_all}, the average {average_all} held-out right")
+    if versus is None:
+        return
+    larger = {members: right(HELD_OUT, members) for members in itertools.combinations(range(len(models)), versus)}
+    pairs = [
+        (on_held, sets[inner][1])
+        for members, on_held in larger.items()
+        for inner in itertools.combinations(members, size)
+    ]
+    mean = sum(larger.values()) / len(larger)
+    at_least = sum(large >= small for large, small in pairs)
+    print(
+        f"  sets of {versus} ({len(larger)}) averaged: {mean:.1f} held-out right on the mean ({mean - averaged:+.1f}"
+        f" on the sets of {size}); at least as good as a set of {size} drawn from it in {at_least}"
+        f" of {len(pairs)} pairs"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--size", type=int, default=4, help="seeds in a set (default 4)")
+    parser.add_argument("--versus", type=int, help="also average every set of this many seeds, set against SIZE's")
     parser.add_argument(
         "--embedding-vocab", type=int, default=20000, help="GloVe words added to the two-class reading (0: none)"
     )
@@ -95,6 +121,8 @@ def main() -> None:
             raise ValueError(f"{first.path}: the runs must be sst:fine models that held training sentences out")
         if not 1 <= args.size <= len(runs):
             raise ValueError(f"--size must be between 1 and the number of runs ({len(runs)})")
+        if args.versus is not None and not args.size < args.versus <= len(runs):
+            raise ValueError(f"--versus must be above --size and at most the number of runs ({len(runs)})")
         grown, grown_vocab, _ = with_pretrained_words(first, fine, args.embedding_vocab)
     except ValueError as error:
         sys.exit(f"error: {error}")
@@ -114,7 +142,7 @@ def main() -> None:
             split: load_task(task, split, hold_out=hold_out, data_dir=args.data_dir) for split in ("dev", HELD_OUT)
         }
         print(f"\n{reading}: {len(splits['dev'])} dev sentences, {len(splits[HELD_OUT])} held out")
-        compare([run.path.name for run in runs], models, vocab, reader, splits, args.size)
+        compare([run.path.name for run in runs], models, vocab, reader, splits, args.size, args.versus)
 
 
 if __name__ == "__main__":

@@ -335,7 +335,8 @@ def test_held_out_sentences_are_left_out_of_training_and_measured_by_eval(data_d
     assert f"{len(held):,} training sentences held out of training" in capsys.readouterr().out
     assert json.loads(written.read_text())["held-out_accuracy"]["sst:binary"] == pytest.approx(expected, abs=1e-9)
     # scripts/pick_or_average.py counts what the library measures, seed by seed and averaged
-    script = [sys.executable, "scripts/pick_or_average.py", *members, "--size", "1", "--embedding-vocab", "0"]
+    script = [sys.executable, "scripts/pick_or_average.py", *members, "--size", "1", "--versus", "2"]
+    script += ["--embedding-vocab", "0"]
     result = subprocess.run(
         [*script, "--data-dir", str(data_dir)], cwd=REPO, capture_output=True, text=True, timeout=300
     )
@@ -346,7 +347,10 @@ def test_held_out_sentences_are_left_out_of_training_and_measured_by_eval(data_d
         right = round(accuracy_by_task(member.model, member.vocab, held_fine)["sst:fine"] * len(held_fine))
         assert re.search(rf"{member.path.name} +dev right +\d+ +held-out right +{right}\n", five_classes)
     assert "sets of 1 (2)" in two_classes and "the average at least as good in 2 of 2" in two_classes
-    assert two_classes.rstrip().endswith(f"the average {round(expected * len(held))} held-out right")
+    both = round(expected * len(held))
+    assert f"the average {both} held-out right\n  sets of 2 (1) averaged: {both}.0 held-out right" in two_classes
+    at_least = sum(both >= int(alone) for alone in re.findall(r"held-out right +(\d+)", two_classes))
+    assert f"drawn from it in {at_least} of 2 pairs\n" in two_classes
     every = train_tiny_sst("sst:fine", "0", tmp_path / "every", data_dir)
     assert main(["eval", "--checkpoint", every, *args]) == 2
     assert "trained on every training sentence: it has none held out" in capsys.readouterr().err
