@@ -41,12 +41,11 @@ Every word of the sentence is a fact, and each pass of the memory re-reads the w
 is how much one pass attends to one word (each pass's gates sum to 1; ★ marks its most attended word).
 Negation and contrast ("not bad", "thin, **but** superb") are where one reading may not be enough: watch
 whether a later pass moves to the word that flips or outweighs the first one. Drag *Show pass* to compare:
-in the first example, the first pass weighs "superb" most and the second moves weight to "but" and "thin".
-`sst-fine` is four models trained apart that answer together: its probabilities and gates are the means of
-theirs. `sst-binary` is `sst-fine` read in two classes (very negative and negative count as negative, positive
-and very positive as positive) that also knows 11,745 more words by their GloVe vectors, so on sentences of
-words both know, both attend alike. "Not bad at all." is positive in two classes;
-in five, neutral comes just ahead of positive."""
+in the first example, both passes weigh "superb" most and the second moves weight to "but".
+`sst-binary` is ten models trained apart that answer together, read in two classes (very negative and
+negative count as negative, positive and very positive as positive); `sst-fine` is four of those ten,
+answering in five classes. Their probabilities and gates are the means of their models'. "Not bad at all."
+is positive in two classes; in five, neutral comes just ahead of positive."""
 TAG_HELP = """### What the gates mean here
 Every word is a fact and gets its own tag; each pass re-reads the sentence and the gates say which
 words the memory weighs most (★: the most attended word of a pass). The tags come from each word's
@@ -261,7 +260,7 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
     """The Sentiment tab's contents and events; returns its checkpoint picker (the Train tab refreshes it)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            about = "sst-binary: positive/negative; sst-fine: five labels (one four-model ensemble, read two ways)."
+            about = "sst-binary: positive/negative, ten models averaged; sst-fine: five labels, four of the ten."
             checkpoint = _picker(SENTIMENT, "sst-checkpoint", about)
             sentence = _sentence_box("sst-sentence", SENTIMENT_EXAMPLES[0])
             run = gr.Button("Run", variant="primary", elem_id="sst-run")

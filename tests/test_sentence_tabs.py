@@ -16,6 +16,8 @@ from app import plots, sentence_tabs, service, ui  # noqa: E402
 from dmn.data import PAD, UNK, Example, Vocab  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
+SENTIMENT_MODELS = ("sst-binary", "sst-fine")
+
 pytestmark = [
     pytest.mark.filterwarnings("ignore::Warning:gradio.queueing"),
     pytest.mark.filterwarnings("ignore::UserWarning:gradio.helpers"),  # gr.Warning outside a request
@@ -82,28 +84,29 @@ def _most_attended(result: dict) -> list[str]:
 
 def test_the_tab_s_examples_do_what_its_help_text_says():
     """SENTIMENT_HELP describes the shipped models on the examples: keep it true when they change."""
-    for checkpoint in ("sst-binary", "sst-fine"):
+    for checkpoint in SENTIMENT_MODELS:
         for example in sentence_tabs.SENTIMENT_EXAMPLES:
             result = sentence_tabs.sentiment(example, checkpoint)
             assert result["error"] is None and result["unknown_words"] == [], (checkpoint, example)
-    binary, fine = (sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], c) for c in ("sst-binary", "sst-fine"))
-    assert binary["answer"] == "positive" and _most_attended(binary) == ["superb", "superb"]
-    assert binary["gates"] == fine["gates"]  # one model read two ways
-    sentence = "An embarrassing film."
-    unknown = {c: sentence_tabs.sentiment(sentence, c)["unknown_words"] for c in ("sst-binary", "sst-fine")}
-    assert unknown == {"sst-binary": [], "sst-fine": ["embarrassing"]}  # a word only sst-binary knows
-    assert "11,745 more words" in sentence_tabs.SENTIMENT_HELP
-    assert json.loads((REPO / "checkpoints" / "sst-binary" / "config.json").read_text())["words_added"] == 11_745
-    first, second = (dict(zip(binary["facts"], gates, strict=True)) for gates in binary["gates"])
-    assert second["but"] > first["but"] and second["thin"] > first["thin"]
+    first_example = {c: sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], c) for c in SENTIMENT_MODELS}
+    assert first_example["sst-binary"]["answer"] == "positive"
+    for result in first_example.values():
+        assert _most_attended(result) == ["superb", "superb"]
+        first, second = (dict(zip(result["facts"], gates, strict=True)) for gates in result["gates"])
+        assert second["but"] > first["but"]
+    assert 'both passes weigh "superb" most and the second moves weight to "but"' in sentence_tabs.SENTIMENT_HELP
     assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
     five_classes = sentence_tabs.sentiment("Not bad at all.", "sst-fine")["top_answers"]
     assert [answer for answer, _ in five_classes[:2]] == ["neutral", "positive"]
     assert "in five, neutral comes just ahead of positive" in sentence_tabs.SENTIMENT_HELP
-    assert "`sst-fine` is four models" in sentence_tabs.SENTIMENT_HELP
-    assert len(json.loads((REPO / "checkpoints" / "sst-fine" / "config.json").read_text())["members"]) == 4
     assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
-    assert 'weighs "superb" most and the second moves weight to "but" and "thin"' in sentence_tabs.SENTIMENT_HELP
+    # "ten models ... sst-fine is four of those ten": the same weight files, read in two classes or five
+    configs = {c: json.loads((REPO / "checkpoints" / c / "config.json").read_text()) for c in SENTIMENT_MODELS}
+    members = {c: config["members"] for c, config in configs.items()}
+    assert "`sst-binary` is ten models" in sentence_tabs.SENTIMENT_HELP and len(members["sst-binary"]) == 10
+    assert "`sst-fine` is four of those ten" in sentence_tabs.SENTIMENT_HELP and len(members["sst-fine"]) == 4
+    weights = {c: [(REPO / "checkpoints" / c / m["weights"]).read_bytes() for m in members[c]] for c in members}
+    assert all(fine in weights["sst-binary"] for fine in weights["sst-fine"])
 
 
 def test_a_tagged_sentence_has_one_tag_per_word(client):
