@@ -1,4 +1,4 @@
-"""Benchmark of the Gradio app: process start to serving, and Ask round trips through the HTTP API.
+"""Benchmark of the Gradio app: process start to serving, and round trips through the HTTP API.
 
     python bench/bench_app.py [--calls 50] [--runs 3]
 
@@ -12,6 +12,9 @@ server and prints the median and p90 of three ways to call it:
 - gradio_client with one SSL context made once and reused (`ssl_verify=ssl.create_default_context()`;
   verification stays on), which leaves the client's own polling and the server.
 - the bare HTTP API: POST /gradio_api/call/ask, then GET the event's result (what curl would do).
+
+Then it times `--calls` calls to the "sentiment" endpoint over the bare HTTP API for each shipped
+sentiment checkpoint (`sst-binary`: ten models averaged; `sst-fine`: four of them).
 
 Targets: start <= 8 s, median round trip <= 100 ms. Figures, not a test: nothing fails.
 """
@@ -33,6 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 STORY = "Mary moved to the bathroom.\nJohn went to the hallway.\nJohn moved to the office."
 QUESTION = "Where is John?"
+SENTENCE = "The plot is thin, but the acting is superb."
+SENTIMENT_CHECKPOINTS = ("sst-binary", "sst-fine")
 
 
 def free_port() -> int:
@@ -86,24 +91,24 @@ def timed(call, n: int) -> list[float]:
     return times
 
 
-def raw_http_call(base: str):
-    """One ask through the bare HTTP API, with a kept-alive connection."""
+def raw_http_call(base: str, endpoint: str = "ask", inputs: tuple = (STORY, QUESTION, "", 0)):
+    """One call of an endpoint through the bare HTTP API, with a kept-alive connection."""
     import httpx
 
     http = httpx.Client(base_url=base, timeout=30)
 
     def call() -> dict:
-        event = http.post("/gradio_api/call/ask", json={"data": [STORY, QUESTION, "", 0]}).json()["event_id"]
-        stream = http.get(f"/gradio_api/call/ask/{event}").text
+        event = http.post(f"/gradio_api/call/{endpoint}", json={"data": list(inputs)}).json()["event_id"]
+        stream = http.get(f"/gradio_api/call/{endpoint}/{event}").text
         data = [line[5:] for line in stream.splitlines() if line.startswith("data:")]
         return json.loads(data[-1])[0]
 
     return call
 
 
-def report(name: str, times: list[float]) -> None:
+def report(name: str, times: list[float], endpoint: str = "ask") -> None:
     print(
-        f"ask round trip, {name} (ms): median {statistics.median(times) * 1000:.1f}, "
+        f"{endpoint} round trip, {name} (ms): median {statistics.median(times) * 1000:.1f}, "
         f"p90 {percentile(times, 0.9) * 1000:.1f} over {len(times)} calls"
     )
 
@@ -138,6 +143,10 @@ def main() -> None:
         call = raw_http_call(base)
         assert call()["answer"] == result["answer"]
         raw = timed(call, args.calls)
+        sentiments = {
+            checkpoint: timed(raw_http_call(base, "sentiment", (SENTENCE, checkpoint)), args.calls)
+            for checkpoint in SENTIMENT_CHECKPOINTS
+        }
     finally:
         stop(proc)
     print(
@@ -148,6 +157,8 @@ def main() -> None:
     report("gradio_client reusing one SSL context", reused)
     report("bare HTTP API", raw)
     print("target: median <= 100 ms")
+    for checkpoint, times in sentiments.items():
+        report(f"{checkpoint}, bare HTTP API", times, "sentiment")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
 
 
