@@ -101,8 +101,9 @@ def test_the_tab_s_examples_do_what_its_help_text_says():
     assert "in five, neutral comes just ahead of positive" in sentence_tabs.SENTIMENT_HELP
     assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
     # "ten models ... sst-fine is four of those ten": the same weight files, read in two classes or five
-    configs = {c: json.loads((REPO / "checkpoints" / c / "config.json").read_text()) for c in SENTIMENT_MODELS}
-    members = {c: config["members"] for c, config in configs.items()}
+    members = {
+        c: json.loads((REPO / "checkpoints" / c / "config.json").read_text())["members"] for c in SENTIMENT_MODELS
+    }
     assert "`sst-binary` is ten models" in sentence_tabs.SENTIMENT_HELP and len(members["sst-binary"]) == 10
     assert "`sst-fine` is four of those ten" in sentence_tabs.SENTIMENT_HELP and len(members["sst-fine"]) == 4
     weights = {c: [(REPO / "checkpoints" / c / m["weights"]).read_bytes() for m in members[c]] for c in members}
