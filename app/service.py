@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
-from dmn.data import BABI_TASK_NAMES, Example, Vocab, load_babi, resolve_data_dir
+from dmn.data import (
+    BABI_TASK_NAMES,
+    DataNotFoundError,
+    Example,
+    Vocab,
+    babi_file,
+    load_babi,
+    parse_babi,
+    resolve_data_dir,
+)
 from dmn.predict import InputError, Prediction, Predictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +35,7 @@ DEFAULT_CHECKPOINT = "babi-joint"
 UNLIMITED_PASSES = 6  # the passes slider's end when a model can run any number of passes
 RESULT_KEYS = (
     "answer", "confidence", "top_answers", "facts", "gates", "top_facts",
-    "unknown_words", "dropped_facts", "passes",
+    "unknown_words", "dropped_facts", "passes", "read_as", "guess", "guess_reason",
 )  # fmt: skip
 
 
@@ -379,13 +388,21 @@ def task_choices() -> list[tuple[str, int]]:
     return [(f"{i} · {name}", i) for i, name in BABI_TASK_NAMES.items()]
 
 
+SAMPLES_DIR = Path(__file__).resolve().parent / "babi_samples"  # a few test stories per task, shipped
+
+
 @lru_cache(maxsize=40)
 def _test_set(task_id: int, data_dir: str) -> tuple[Example, ...]:
-    return tuple(load_babi([task_id], "1k", "test", data_dir=data_dir))
+    """The task's whole test set from the data folder, else the stories shipped in SAMPLES_DIR."""
+    try:
+        return tuple(load_babi([task_id], "1k", "test", data_dir=data_dir))
+    except DataNotFoundError:
+        return tuple(parse_babi(babi_file(task_id, "1k", "test", SAMPLES_DIR), task=f"babi:{task_id}"))
 
 
 def random_test_story(task_id: int, rng: random.Random | None = None) -> SampleStory:
-    """A random test question of a bAbI task; DataNotFoundError (with how to get the data) if absent."""
+    """A random test question of a bAbI task: from the data folder's test set when there is one,
+    else from the few test stories the app ships (app/babi_samples)."""
     task_id = int(task_id)
     if task_id not in BABI_TASK_NAMES:
         raise ValueError(f"bAbI has tasks 1-20, not {task_id}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-import threading
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +20,7 @@ from app import plots, sentence_tabs, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
 from dmn import kernels  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
-from dmn.data import BABI_TASK_NAMES, DataFormatError, DataNotFoundError  # noqa: E402
+from dmn.data import BABI_TASK_NAMES, DataFormatError  # noqa: E402
 from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES  # noqa: E402
 
 TITLE = "Dynamic Memory Network: where does it look?"
@@ -33,6 +32,7 @@ CSS = (
 .gradio-container { max-width: 1200px !important; }
 """
 )
+OPENING = next(e for e in EXAMPLES if e.task == 2)  # the worked example the page opens on: two passes, two facts
 TOAST_SECONDS = 6  # warnings also stay on the page, in the status line under the answer
 LAUNCH_KWARGS: dict[str, Any] = {
     "css": CSS,
@@ -57,7 +57,9 @@ def ask(story: str, question: str, checkpoint: str = "", passes: int = 0) -> dic
 
     Returns:
         Prediction.to_dict() (answer, confidence, top_answers, facts, gates [pass][fact], top_facts,
-        unknown_words, dropped_facts, passes) plus "checkpoint", "warning", "error", "device", "seconds".
+        unknown_words, dropped_facts, passes, read_as {new word: known word it was read as}, guess
+        (true when the input is outside what the model was trained on), guess_reason) plus
+        "checkpoint", "warning", "error", "device", "seconds".
     """
     return service.ask(story, question, checkpoint, passes)
 
@@ -94,18 +96,23 @@ def render(result: dict | None, sample: dict | None, story: str, question: str) 
         return ("", f"**✘ {html.escape(result['error'], quote=False)}**", *no_plots)
     supporting, unread = shown_supporting(result, known)
     answer = result["answer"] or "(no answer)"
+    guess = result.get("guess")
     lines = [
-        f"## Answer: {html.escape(answer)}",
-        f"Confidence **{result['confidence']:.1%}** · {result['passes']} passes · checkpoint "
-        f"`{result['checkpoint']}` · {result['device']}",
+        f"## {'A guess' if guess else 'Answer'}: {html.escape(answer)}",
+        f"{'Model probability' if guess else 'Confidence'} **{result['confidence']:.1%}** · {result['passes']} "
+        f"passes · checkpoint `{result['checkpoint']}` · {result['device']}",
     ]
+    if guess:
+        lines.append(f"\n**⚠ Not a real answer:** {html.escape(result.get('guess_reason') or '', quote=False)}")
     if known:
         lines.append(
             "\n### ✔ Correct!"
-            if result["answer"] == known[0]
+            if result["answer"].lower() == known[0].lower()
             else f"\n### ✘ Wrong, the answer is {html.escape(known[0])}."
         )
     status = []
+    if result.get("read_as"):
+        status.append(read_as_text(result["read_as"]))
     if result.get("warning"):
         gr.Warning(result["warning"], duration=TOAST_SECONDS)
         status.append(f"**⚠ Warning:** {html.escape(result['warning'], quote=False)}")
@@ -123,6 +130,16 @@ def render(result: dict | None, sample: dict | None, story: str, question: str) 
     )
 
 
+def read_as_text(read_as: dict[str, str]) -> str:
+    """The note that says which new words were read as which known ones."""
+    pairs = ", ".join(f"**{html.escape(new)}** as *{html.escape(known)}*" for new, known in read_as.items())
+    return (
+        f"**↔ Read as:** {pairs}. The model never saw these words; it read each as a word it knows of the "
+        "same kind (a name, a place, a thing) that the story does not use, and the answer is written back "
+        "in your words."
+    )
+
+
 def show_pass(result: dict | None, sample: dict | None, story: str, question: str, pass_number: float) -> str:
     """The story coloured by one pass's gates."""
     if not result or result.get("error") or not result.get("gates"):
@@ -135,12 +152,6 @@ def sample(task: int) -> tuple[str, str, dict, str]:
     """A random bAbI test story of a task: fills the story and question boxes."""
     try:
         test = service.random_test_story(int(task))
-    except DataNotFoundError as err:
-        raise gr.Error(
-            f"No bAbI test data on this machine. {err} (`python -m dmn download babi` puts it in ~/.cache/dmn/data.)",
-            duration=None,
-            print_exception=False,
-        ) from None
     except (DataFormatError, ValueError, OSError) as err:
         raise gr.Error(f"Could not read a bAbI test story: {err}", print_exception=False) from None
     note = (
@@ -216,11 +227,14 @@ def build_demo() -> gr.Blocks:
                         label="Story (one sentence per line)",
                         lines=8,
                         max_lines=24,
+                        value=OPENING.story,
                         placeholder="Mary went to the kitchen.\nJohn picked up the football.\n...",
                         info=f"At most {MAX_SENTENCES} sentences and {MAX_CHARACTERS:,} characters.",
                         elem_id="story",
                     )
-                    question = gr.Textbox(label="Question", placeholder="Where is Mary?", elem_id="question")
+                    question = gr.Textbox(
+                        label="Question", value=OPENING.question, placeholder="Where is Mary?", elem_id="question"
+                    )
                     passes = gr.Slider(
                         1,
                         summary.slider_max if summary else service.UNLIMITED_PASSES,
@@ -236,7 +250,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(scale=4):
                     answer_md = gr.Markdown(elem_id="answer")
                     status_md = gr.Markdown(elem_id="status")
-                    watch_md = gr.Markdown(elem_id="watch")
+                    watch_md = gr.Markdown(OPENING.note, elem_id="watch")
                     top_plot = gr.Plot(show_label=False, elem_id="top-answers")
             gr.Markdown(texts.GATES_HELP)
             gates_plot = gr.Plot(show_label=False, elem_id="gates")
@@ -289,13 +303,14 @@ def build_demo() -> gr.Blocks:
         )
         checkpoint.change(choose_checkpoint, [checkpoint], [passes, card_md, vocab_md], api_visibility="private")
         demo.load(refresh_checkpoints, [checkpoint], [checkpoint], api_visibility="private")
+        demo.load(**model, api_visibility="private").then(**draw)  # the page opens on a worked example
     return demo
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> Any:
     """Launch the app with its CSS and theme (Gradio 6 takes them in launch(), not Blocks()).
     The fused GRU kernel starts building at once (about 10 s, once per Python environment), in
-    the background, so that the first question does not wait for it."""
-    threading.Thread(target=kernels.available, name="dmn-kernel-build", daemon=True).start()
+    the background; until it is ready, questions are answered by PyTorch's GRU, without waiting."""
+    kernels.build_in_background()
     demo = demo or build_demo()
     return demo.launch(**{**LAUNCH_KWARGS, **kwargs})

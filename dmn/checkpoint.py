@@ -23,15 +23,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dmn.data import Vocab
+from dmn.kinds import KINDS_FILE, WordKinds
 from dmn.model import DMN, DMNConfig, Ensemble
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
+OPTIONAL_FILES = (KINDS_FILE,)  # a bAbI model's word kinds, for reading new names, places and objects
 MEMBER_WEIGHTS = re.compile(r"model(-[0-9]+)?\.safetensors")  # the only weight file names a checkpoint may name
 
 
 def is_checkpoint_file(name: str) -> bool:
     """Whether a file of this name belongs in a checkpoint: one of FILES, or an ensemble member's weights."""
-    return name in FILES or MEMBER_WEIGHTS.fullmatch(name) is not None
+    return name in FILES or name in OPTIONAL_FILES or MEMBER_WEIGHTS.fullmatch(name) is not None
 
 
 class CheckpointError(ValueError):
@@ -45,6 +47,7 @@ class Checkpoint:
     config: dict  # {"model": ..., "train": ..., "task": ..., ...}; an ensemble's "members" instead of "train"
     metrics: dict
     path: Path
+    kinds: WordKinds | None = None  # bAbI: the word kinds of its training stories (kinds.json), if saved
 
 
 @dataclass
@@ -88,9 +91,17 @@ def find_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
     return found
 
 
-def save_checkpoint(path: str | os.PathLike, model: DMN | Ensemble, vocab: Vocab, config: dict, metrics: dict) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: DMN | Ensemble,
+    vocab: Vocab,
+    config: dict,
+    metrics: dict,
+    kinds: WordKinds | None = None,
+) -> Path:
     """Write the checkpoint directory atomically (temporary directory, then rename). For an
-    ensemble, config["members"] holds one dict per member, to which its weight file is added."""
+    ensemble, config["members"] holds one dict per member, to which its weight file is added.
+    `kinds` (bAbI) is written as kinds.json."""
     path = Path(path)
     members = list(model.members) if isinstance(model, Ensemble) else [model]
     weights = [FILES[0] if i == 0 else f"model-{i + 1}.safetensors" for i in range(len(members))]
@@ -111,6 +122,8 @@ def save_checkpoint(path: str | os.PathLike, model: DMN | Ensemble, vocab: Vocab
             ("metrics.json", metrics),
         ):
             (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if kinds is not None:
+            (tmp / KINDS_FILE).write_text(kinds.dumps(), encoding="utf-8")
         for file in tmp.iterdir():  # readable by all, like a folder made by hand (mkdtemp's is private)
             file.chmod(0o644)
         tmp.chmod(0o755)
@@ -164,7 +177,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
             raise CheckpointError(f"{path}: config.json's members must each name a file model[-N].safetensors")
         model = Ensemble([_load_weights(path / name, model_config) for name in names], answer_map)
     model.to(device).eval()
-    return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path)
+    kinds = None
+    if (path / KINDS_FILE).exists():
+        try:
+            kinds = WordKinds.from_json(_read_json(path / KINDS_FILE))
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: {err}") from None
+    return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path, kinds=kinds)
 
 
 def _answer_map(config: dict, vocab: Vocab, path: Path) -> list[int | None] | None:

@@ -23,6 +23,7 @@ from dmn.evaluate import (
     gate_accuracy,
     summary,
 )
+from dmn.kinds import WordKinds, write_kinds
 from dmn.model import VARIANTS
 from dmn.predict import InputError, Predictor
 from dmn.train import VAL_SPLITS, RunSpec, TrainConfig, TrainingRun, build_ensemble, validation_set
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="WEIGHT",
         help="train the gates towards the supporting facts (weight, default 1 when given)",
+    )
+    p.add_argument(
+        "--gate-loss",
+        choices=["bce", "softmax"],
+        default="bce",
+        help="with --gate-supervision and sigmoid gates (DMN): each fact's gate against 0 or 1 (bce), or the "
+        "gates' logits as one softmax over the facts (softmax)",
     )
     p.add_argument("--hidden", type=int, default=80)
     p.add_argument("--passes", type=int, default=3)
@@ -263,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     _add_data_dir(p)
 
+    p = commands.add_parser(
+        "kinds",
+        help="learn a bAbI checkpoint's word kinds from its training data (kinds.json), so that it reads new "
+        "names, places and objects as known words of their kind (`train` writes it for new checkpoints)",
+    )
+    p.add_argument("--checkpoint", required=True)
+    _add_data_dir(p)
+
     p = commands.add_parser("ask", help="answer a question about a story")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--story", required=True, help="text file, one sentence per line ('-' for stdin)")
@@ -330,6 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             clip=args.clip,
             patience=args.patience or None,  # 0: no early stopping
             gate_supervision=args.gate_supervision,
+            gate_loss=args.gate_loss,
             rare_word_dropout=args.rare_word_dropout,
             word_dropout=args.word_dropout,
             embedding_lr=args.embedding_lr,
@@ -418,11 +435,26 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    config = load_checkpoint(args.checkpoint).config
+    task = str(config.get("task", ""))
+    if not task.startswith("babi:"):
+        raise ValueError(f"{args.checkpoint} answers {task or 'no task'}: word kinds are learned for bAbI models")
+    kinds = WordKinds.learn(load_task(task, "train", config.get("size", "1k"), args.data_dir))
+    written = write_kinds(args.checkpoint, kinds)
+    print(f"{len(kinds.slots):,} open slots, {len(kinds.questions)} question shapes: {written}")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     story = sys.stdin.read() if args.story == "-" else Path(args.story).read_text(encoding="utf-8")
     prediction = Predictor.load(args.checkpoint, args.device).predict(story, args.question, passes=args.passes)
+    if prediction.read_as:
+        print("read as: " + ", ".join(f"{new} as {known}" for new, known in prediction.read_as.items()))
     if prediction.unknown_words:
         print(f"warning: words the model does not know (read as <unk>): {', '.join(prediction.unknown_words)}")
+    if prediction.guess:
+        print(f"guess: {prediction.guess_reason}")
     if prediction.dropped_facts:
         print(f"note: the first {prediction.dropped_facts} sentences are beyond the model's memory")
     print(f"answer: {prediction.answer}  (probability {prediction.confidence:.3f})")
@@ -438,7 +470,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"download": cmd_download, "train": cmd_train, "eval": cmd_eval, "ensemble": cmd_ensemble, "ask": cmd_ask}
+COMMANDS = {
+    "download": cmd_download,
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "ensemble": cmd_ensemble,
+    "kinds": cmd_kinds,
+    "ask": cmd_ask,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

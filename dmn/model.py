@@ -506,9 +506,15 @@ class DMN(nn.Module):
             logits = self.answer_module(m, q.unsqueeze(1).expand(-1, self.config.max_answer_len, -1))  # [B, A, V]
         return DMNOutput(logits, gates)
 
-    def loss(self, output: DMNOutput, batch: Batch, gate_weight: float = 0.0) -> torch.Tensor:
+    def loss(self, output: DMNOutput, batch: Batch, gate_weight: float = 0.0, gate_loss: str = "bce") -> torch.Tensor:
         """Cross-entropy on the answer words, plus gate_weight times the cross-entropy of the
-        gates of pass i against the i-th supporting fact (for the passes that have one)."""
+        gates of pass i against the i-th supporting fact (for the passes that have one).
+
+        Softmax gates (DMN+) are a distribution over the facts: -log g of the supporting fact.
+        Sigmoid gates (DMN) are scored by gate_loss: "bce", each fact's gate against 0 or 1, the
+        mean over the story's facts (the supporting fact weighs 1/F); "softmax", the gates'
+        logits Z = log(g / (1 - g)) as one softmax over the facts, -log softmax(Z) of the
+        supporting fact (the supporting fact weighs as much as all others together)."""
         answer_steps = batch.answer.size(1)
         if output.logits.size(1) < answer_steps:
             raise ValueError(f"answers of {answer_steps} steps need max_answer_len >= {answer_steps}")
@@ -523,13 +529,18 @@ class DMN(nn.Module):
             return loss
         target = target.clamp(min=0).unsqueeze(-1)
         if self.config.gate == "softmax":
-            gate_loss = -gates.gather(2, target).squeeze(-1).clamp(min=1e-8).log()  # [B, P]
-        else:  # independent sigmoid gates: binary cross-entropy over the story's facts
+            per_pass = -gates.gather(2, target).squeeze(-1).clamp(min=1e-8).log()  # [B, P]
+        elif gate_loss == "softmax":  # the sigmoid gates' logits as one softmax over the facts
+            Z = torch.logit(gates, eps=1e-6).masked_fill(~batch.fact_mask.unsqueeze(1), float("-inf"))
+            per_pass = -Z.log_softmax(-1).gather(2, target).squeeze(-1)  # [B, P]
+        elif gate_loss == "bce":  # independent sigmoid gates: binary cross-entropy over the story's facts
             one_hot = torch.zeros_like(gates).scatter_(2, target, 1.0)
             mask = batch.fact_mask.unsqueeze(1).float()
             bce = F.binary_cross_entropy(gates.clamp(1e-6, 1 - 1e-6), one_hot, reduction="none")
-            gate_loss = (bce * mask).sum(-1) / mask.sum(-1)
-        return loss + gate_weight * gate_loss[has_target].mean()
+            per_pass = (bce * mask).sum(-1) / mask.sum(-1)
+        else:
+            raise ValueError(f"gate_loss must be 'bce' or 'softmax', not {gate_loss!r}")
+        return loss + gate_weight * per_pass[has_target].mean()
 
 
 class Ensemble(nn.Module):

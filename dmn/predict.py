@@ -11,9 +11,11 @@ from dmn.checkpoint import Checkpoint, load_checkpoint
 from dmn.data import EOS, Example, make_batch, split_story, tokenize, tokenize_sentence
 from dmn.device import pick_device
 from dmn.evaluate import best_tags
+from dmn.kinds import surface_forms
 
 MAX_SENTENCES = 200
 MAX_CHARACTERS = 20_000
+UNKNOWN_SHARE = 1 / 3  # more of the story's words than this unknown (after new words are placed): a guess
 
 
 class InputError(ValueError):
@@ -31,6 +33,9 @@ class Prediction:
     dropped_facts: int  # early sentences beyond the model's memory (max_facts), not read
     passes: int
     tags: list[tuple[str, float]] = field(default_factory=list)  # a tagger's (tag, probability) per word
+    read_as: dict[str, str] = field(default_factory=dict)  # new word as the user wrote it -> known word read
+    guess: bool = False  # the input is outside what the model was trained on: the answer is a guess
+    guess_reason: str | None = None  # why, in one sentence
 
     @property
     def top_facts(self) -> list[int]:
@@ -112,6 +117,10 @@ class Predictor:
         passes = passes or self.model.config.passes
         if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
             raise InputError(f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}.")
+        text = "\n".join([*facts, question])
+        read_as = self._read_as(units, question_words)
+        units = [[read_as.get(w, w) for w in unit] for unit in units]
+        question_words = [read_as.get(w, w) for w in question_words]
         example = Example(context=units, question=question_words, answer=[])
         layout = self.model.config.layout
         output = self.model(make_batch([example], self.vocab, **layout).to(self.device), passes=passes)
@@ -124,16 +133,48 @@ class Predictor:
         else:
             tags = []
             ranked = top_sequences(torch.softmax(logits, -1), self.vocab.answers, max(1, top_k))
-            top = [(",".join(words), p) for words, p in ranked]
+            back = {known: new for new, known in read_as.items()}
+            forms = surface_forms(text, back.values())
+            top = [(",".join(forms.get(back.get(w), w) for w in words), p) for words, p in ranked]
             answer, confidence = top[0]
+        unknown = self.vocab.unknown([w for unit in units for w in unit] + question_words)
+        guess = self._guess_reason(units, question_words, unknown)
         return Prediction(
             answer=answer,
             confidence=confidence,
             top_answers=top,
             facts=read,
             gates=[[round(g, 6) for g in row[: len(read)]] for row in output.gates[0].cpu().tolist()],
-            unknown_words=self.vocab.unknown([w for unit in units for w in unit] + question_words),
+            unknown_words=unknown,
             dropped_facts=len(facts) - len(read),
             passes=passes,
             tags=tags,
+            read_as={surface_forms(text, [new])[new]: known for new, known in read_as.items()},
+            guess=guess is not None,
+            guess_reason=guess,
         )
+
+    def _read_as(self, units: list[list[str]], question: list[str]) -> dict[str, str]:
+        """{new word: known word of its kind} for a bAbI model with word kinds (kinds.json)."""
+        kinds = self.checkpoint.kinds
+        if kinds is None or self.word_level:
+            return {}
+        known = [w for w in self.vocab.words if not w.startswith("<")]
+        return kinds.place([*units, question], known, self.vocab.answers)
+
+    def _guess_reason(self, units: list[list[str]], question: list[str], unknown: list[str]) -> str | None:
+        """Why the answer is a guess (input outside what the model was trained on), or None."""
+        if self.word_level:
+            return None
+        strange = [w for w in question if w in unknown]
+        if strange:
+            words = ", ".join(f'"{w}"' for w in dict.fromkeys(strange))
+            return f"The question has words this model never saw ({words}), so it cannot know what is asked."
+        story_words = [w for unit in units for w in unit]
+        share = sum(w in unknown for w in story_words) / max(1, len(story_words))
+        if share > UNKNOWN_SHARE:
+            return f"{share:.0%} of the story's words are new to this model, so it reads little of it."
+        kinds = self.checkpoint.kinds
+        if kinds is not None and kinds.questions and kinds.question_shape(question) not in kinds.questions:
+            return "No question of this shape was in this model's training data, so its answer is a guess."
+        return None

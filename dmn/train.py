@@ -21,6 +21,7 @@ from dmn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation, batches, load_task
 from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
+from dmn.kinds import WordKinds
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
 
 
@@ -33,6 +34,7 @@ class TrainConfig:
     clip: float = 5.0  # max gradient norm
     patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
     gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
+    gate_loss: str = "bce"  # sigmoid gates: "bce" per fact, or "softmax" over the facts (see DMN.loss)
     rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
     word_dropout: float = 0.0  # chance that any training word is hidden as unknown (trains <unk>; regularises)
     embedding_lr: float = 1.0  # the word vectors' learning rate, as a share of lr
@@ -425,7 +427,7 @@ class Trainer:
                     break
                 batch = batch.to(self.device)
                 output = forward(batch)
-                loss = self.model.loss(output, batch, cfg.gate_supervision)
+                loss = self.model.loss(output, batch, cfg.gate_supervision, cfg.gate_loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
@@ -496,7 +498,7 @@ class Trainer:
         total = 0.0
         for batch in batches(self.val_examples, self.vocab, self.config.batch_size, **self.model.config.layout):
             batch = batch.to(self.device)
-            loss = self.model.loss(self.model(batch), batch, self.config.gate_supervision)
+            loss = self.model.loss(self.model(batch), batch, self.config.gate_supervision, self.config.gate_loss)
             total += loss.item() * len(batch.examples)
         self.model.train(was_training)
         return total / len(self.val_examples)
@@ -565,6 +567,7 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed, spec.train.val_split
             )
+        self.kinds = WordKinds.learn(examples) if family == "babi" else None  # for reading new names, places...
         self.vocab = Vocab.build(  # a tagger keeps case ("US" is not "us"), but reads "Housing" as "housing"
             examples,
             lowercase=family != "pos",
@@ -677,7 +680,7 @@ class TrainingRun:
         training = {"status": "training"}
         result = self.trainer.fit(
             on_epoch=on_epoch,
-            on_best=lambda model: save_checkpoint(out, model, self.vocab, self.config, training),
+            on_best=lambda model: save_checkpoint(out, model, self.vocab, self.config, training, self.kinds),
             progress=progress,
             on_step=on_step,
         )
@@ -711,5 +714,5 @@ class TrainingRun:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             "command": self.config["command"],
         }
-        save_checkpoint(out, self.model, self.vocab, self.config, metrics)
+        save_checkpoint(out, self.model, self.vocab, self.config, metrics, self.kinds)
         return metrics

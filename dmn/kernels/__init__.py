@@ -23,11 +23,35 @@ import torch
 
 _lock = threading.Lock()
 _state: dict[str, bool] = {"on": True}
+_building = threading.Event()  # set while `build_in_background` builds the kernel
 
 
 def usable(x: torch.Tensor) -> bool:
-    """Whether the fused kernel serves this input: a float32 CPU tensor, with the kernel on and built."""
-    return _state["on"] and x.device.type == "cpu" and x.dtype == torch.float32 and available()
+    """Whether the fused kernel serves this input: a float32 CPU tensor, with the kernel on and built.
+    While a background build runs, the answer is no (PyTorch's path serves) rather than a wait."""
+    return _state["on"] and x.device.type == "cpu" and x.dtype == torch.float32 and _ready()
+
+
+def _ready() -> bool:
+    if "ok" in _state:
+        return _state["ok"]
+    return False if _building.is_set() else available()
+
+
+def build_in_background() -> None:
+    """Start building (or loading) the kernel in a thread, as a server does at start-up: until it
+    is ready, `usable` says no, so no request waits for the compiler."""
+    if "ok" in _state or _building.is_set():
+        return
+    _building.set()
+
+    def build() -> None:
+        try:
+            available()
+        finally:
+            _building.clear()
+
+    threading.Thread(target=build, name="dmn-kernel-build", daemon=True).start()
 
 
 def is_on() -> bool:

@@ -1,0 +1,147 @@
+"""Reading words a bAbI model has never seen: a new name, place or object is read as a known word
+of the same kind that the story does not already use, and the answer is translated back.
+
+A word's kind is learned from the training stories, as the slots it fills: a slot is a word's
+neighbours, one word on each side ("mary _ to") or two on one side and one on the other ("to the
+_ $", "$" the sentence's end). A slot filled by at least MIN_FILLERS different words in training is an open one
+(names, places, objects, movement verbs); the words that fill it are interchangeable there. An
+unknown word in a user's story is scored against the open slots its own neighbours make, and read
+as the best-scoring known word that the story and question do not use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dmn.data import Example
+
+MIN_FILLERS = 3  # a slot is open when at least this many different words fill it in training
+START, END = "^", "$"  # the neighbours beyond a sentence's ends
+SLOT_WEIGHTS = ((2, 1, 2.0), (1, 2, 2.0), (1, 1, 1.0))  # (words to the left, to the right, weight)
+CLOSE_SCORE = 0.5  # a candidate must score at least this share of the best score to be read as
+
+
+def _slots(words: Sequence[str], i: int) -> Iterable[tuple[str, float]]:
+    """The slots word i fills in a sentence, as strings like "to the _ $", with their weights."""
+    padded = [START, START, *words, END, END]
+    j = i + 2
+    for left, right, weight in SLOT_WEIGHTS:
+        yield " ".join([*padded[j - left : j], "_", *padded[j + 1 : j + 1 + right]]), weight
+
+
+@dataclass
+class WordKinds:
+    """The open slots of a task's training stories, and the shapes of its questions."""
+
+    slots: dict[str, dict[str, int]]  # open slot -> {word that fills it: sentences where it does}
+    questions: set[str] = field(default_factory=set)  # training questions with open words as "_"
+
+    @classmethod
+    def learn(cls, examples: Iterable[Example]) -> WordKinds:
+        """Count, over the distinct sentences and questions of the examples, which words fill which slot."""
+        sentences: set[tuple[str, ...]] = set()
+        questions: set[tuple[str, ...]] = set()
+        for ex in examples:
+            sentences.update(tuple(fact) for fact in ex.context)
+            questions.add(tuple(ex.question))
+        fillers: dict[str, Counter[str]] = defaultdict(Counter)
+        for words in sentences | questions:
+            for i, word in enumerate(words):
+                for slot, _ in _slots(words, i):
+                    fillers[slot][word] += 1
+        slots = {slot: dict(sorted(c.items())) for slot, c in sorted(fillers.items()) if len(c) >= MIN_FILLERS}
+        kinds = cls(slots)
+        kinds.questions = {kinds.question_shape(q) for q in questions}
+        return kinds
+
+    def __post_init__(self) -> None:
+        self.open_words = frozenset(w for fillers in self.slots.values() for w in fillers)
+        self._totals = {slot: sum(fillers.values()) for slot, fillers in self.slots.items()}
+
+    def question_shape(self, question: Sequence[str]) -> str:
+        """A question with its open words (names, places, objects...) as "_": "where is _"."""
+        return " ".join("_" if w in self.open_words else w for w in question)
+
+    def scores(self, word: str, sentences: Sequence[Sequence[str]]) -> Counter[str]:
+        """How well each known word fits the slots `word` fills in these sentences."""
+        scores: Counter[str] = Counter()
+        for words in sentences:
+            for i, w in enumerate(words):
+                if w != word:
+                    continue
+                for slot, weight in _slots(words, i):
+                    for filler, n in self.slots.get(slot, {}).items():
+                        scores[filler] += weight * n / self._totals[slot]
+        return scores
+
+    def place(self, sentences: Sequence[Sequence[str]], known: Iterable[str], answers: Iterable[str] = ()) -> dict:
+        """{unknown word: the known word it is read as} for the words of these (lower-cased)
+        sentences outside `known` that fill open slots. Each is read as a word the sentences do not
+        use, nor another unknown word is read as; of the close candidates, an answer word (one the
+        model can say) is preferred. Words placed in a round make the neighbours of the next."""
+        known, answers = set(known), set(answers)
+        used = {w for words in sentences for w in words}
+        unknown = list(dict.fromkeys(w for words in sentences for w in words if w not in known))
+        read_as: dict[str, str] = {}
+        while unknown:
+            placed = {}
+            current = [[read_as.get(w, w) for w in words] for words in sentences]
+            for word in unknown:
+                scores = self.scores(word, current)
+                if not scores:
+                    continue
+                best = max(scores.values())
+                free = [w for w, s in scores.items() if s >= CLOSE_SCORE * best and w in known and w not in used]
+                if free:
+                    choice = min(free, key=lambda w: (w not in answers, -scores[w], w))
+                    placed[word] = choice
+                    used.add(choice)
+            if not placed:
+                break
+            read_as |= placed
+            unknown = [w for w in unknown if w not in placed]
+        return read_as
+
+    def to_json(self) -> dict:
+        return {"min_fillers": MIN_FILLERS, "slots": self.slots, "questions": sorted(self.questions)}
+
+    def dumps(self) -> str:
+        """kinds.json's text (compact: a few tens of kB for all 20 tasks)."""
+        return json.dumps(self.to_json(), separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict) -> WordKinds:
+        slots, questions = data.get("slots"), data.get("questions", [])
+        if not isinstance(slots, dict) or not all(isinstance(f, dict) for f in slots.values()):
+            raise ValueError("kinds.json needs 'slots': {slot: {word: count}}")
+        if not isinstance(questions, list):
+            raise ValueError("kinds.json's 'questions' must be a list")
+        return cls({s: {w: int(n) for w, n in f.items()} for s, f in slots.items()}, set(map(str, questions)))
+
+
+KINDS_FILE = "kinds.json"
+
+
+def write_kinds(path: str | os.PathLike, kinds: WordKinds) -> Path:
+    """Write kinds.json into a checkpoint directory (a temporary file renamed into place)."""
+    target = Path(path) / KINDS_FILE
+    tmp = target.with_name(f".{KINDS_FILE}.tmp")
+    tmp.write_text(kinds.dumps(), encoding="utf-8")
+    tmp.chmod(0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def surface_forms(text: str, words: Iterable[str]) -> dict[str, str]:
+    """Each lower-cased word as the text first writes it ("alice" -> "Alice")."""
+    forms = {}
+    for word in words:
+        match = re.search(rf"(?<![a-z0-9']){re.escape(word)}(?![a-z0-9'])", text, re.IGNORECASE)
+        forms[word] = match.group(0) if match else word
+    return forms
