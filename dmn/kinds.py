@@ -41,65 +41,80 @@ class WordKinds:
 
     slots: dict[str, dict[str, int]]  # open slot -> {word that fills it: sentences where it does}
     questions: set[str] = field(default_factory=set)  # training questions with open words as "_"
+    entities: frozenset[str] = frozenset()  # open words that questions ask about or answers name
 
     @classmethod
     def learn(cls, examples: Iterable[Example]) -> WordKinds:
         """Count, over the distinct sentences and questions of the examples, which words fill which slot."""
         sentences: set[tuple[str, ...]] = set()
         questions: set[tuple[str, ...]] = set()
+        asked: set[str] = set()  # words of questions and answers
         for ex in examples:
             sentences.update(tuple(fact) for fact in ex.context)
             questions.add(tuple(ex.question))
+            asked.update(ex.question, ex.answer)
         fillers: dict[str, Counter[str]] = defaultdict(Counter)
         for words in sentences | questions:
             for i, word in enumerate(words):
                 for slot, _ in _slots(words, i):
                     fillers[slot][word] += 1
         slots = {slot: dict(sorted(c.items())) for slot, c in sorted(fillers.items()) if len(c) >= MIN_FILLERS}
-        kinds = cls(slots)
+        open_words = {w for fillers in slots.values() for w in fillers}
+        kinds = cls(slots, entities=frozenset(open_words & asked))
         kinds.questions = {kinds.question_shape(q) for q in questions}
         return kinds
 
     def __post_init__(self) -> None:
         self.open_words = frozenset(w for fillers in self.slots.values() for w in fillers)
-        self._totals = {slot: sum(fillers.values()) for slot, fillers in self.slots.items()}
 
     def question_shape(self, question: Sequence[str]) -> str:
         """A question with its open words (names, places, objects...) as "_": "where is _"."""
         return " ".join("_" if w in self.open_words else w for w in question)
 
-    def scores(self, word: str, sentences: Sequence[Sequence[str]]) -> Counter[str]:
-        """How well each known word fits the slots `word` fills in these sentences."""
-        scores: Counter[str] = Counter()
+    def scores(self, word: str, sentences: Sequence[Sequence[str]]) -> dict[str, tuple[float, float]]:
+        """How well each known word fits the slots `word` fills in these sentences: (the weights
+        of those slots it fills too, so that a word filling all of them fits best however rare it
+        is; the weighted share of those slots' fillings that are it, which tells common words of a
+        kind from rare ones)."""
+        coverage: Counter[str] = Counter()
+        share: Counter[str] = Counter()
         for words in sentences:
             for i, w in enumerate(words):
                 if w != word:
                     continue
                 for slot, weight in _slots(words, i):
-                    for filler, n in self.slots.get(slot, {}).items():
-                        scores[filler] += weight * n / self._totals[slot]
-        return scores
+                    fillers = self.slots.get(slot, {})
+                    total = sum(fillers.values())
+                    for filler, n in fillers.items():
+                        coverage[filler] += weight
+                        share[filler] += weight * n / total
+        return {w: (coverage[w], share[w]) for w in coverage}
 
-    def place(self, sentences: Sequence[Sequence[str]], known: Iterable[str], answers: Iterable[str] = ()) -> dict:
+    def place(
+        self, sentences: Sequence[Sequence[str]], known: Iterable[str], answers: Iterable[str] = ()
+    ) -> dict[str, str]:
         """{unknown word: the known word it is read as} for the words of these (lower-cased)
-        sentences outside `known` that fill open slots. Each is read as a word the sentences do not
-        use, nor another unknown word is read as; of the close candidates, an answer word (one the
-        model can say) is preferred. Words placed in a round make the neighbours of the next."""
-        known, answers = set(known), set(answers)
+        sentences outside `known` that fill open slots. Each is read as the best-scoring entity (a
+        word that questions ask about or answers name: a name, a place, a thing; never a pronoun or
+        a verb) that the sentences do not use, nor another unknown word is read as; of candidates
+        that score alike, an answer word (one the model can say) is preferred. Words placed in a
+        round make the neighbours of the next."""
+        known, answers = frozenset(known), set(answers)
         used = {w for words in sentences for w in words}
         unknown = list(dict.fromkeys(w for words in sentences for w in words if w not in known))
         read_as: dict[str, str] = {}
         while unknown:
-            placed = {}
+            placed: dict[str, str] = {}
             current = [[read_as.get(w, w) for w in words] for words in sentences]
             for word in unknown:
                 scores = self.scores(word, current)
                 if not scores:
                     continue
-                best = max(scores.values())
-                free = [w for w, s in scores.items() if s >= CLOSE_SCORE * best and w in known and w not in used]
+                best = max(c for c, _ in scores.values())
+                candidates = self.entities & known - used
+                free = [w for w, (c, _) in scores.items() if c >= CLOSE_SCORE * best and w in candidates]
                 if free:
-                    choice = min(free, key=lambda w: (w not in answers, -scores[w], w))
+                    choice = min(free, key=lambda w: (-round(scores[w][0] / best, 1), w not in answers, -scores[w][1]))
                     placed[word] = choice
                     used.add(choice)
             if not placed:
@@ -109,7 +124,12 @@ class WordKinds:
         return read_as
 
     def to_json(self) -> dict:
-        return {"min_fillers": MIN_FILLERS, "slots": self.slots, "questions": sorted(self.questions)}
+        return {
+            "min_fillers": MIN_FILLERS,
+            "entities": sorted(self.entities),
+            "questions": sorted(self.questions),
+            "slots": self.slots,
+        }
 
     def dumps(self) -> str:
         """kinds.json's text (compact: a few tens of kB for all 20 tasks)."""
@@ -117,12 +137,13 @@ class WordKinds:
 
     @classmethod
     def from_json(cls, data: dict) -> WordKinds:
-        slots, questions = data.get("slots"), data.get("questions", [])
+        slots, questions, entities = data.get("slots"), data.get("questions", []), data.get("entities", [])
         if not isinstance(slots, dict) or not all(isinstance(f, dict) for f in slots.values()):
             raise ValueError("kinds.json needs 'slots': {slot: {word: count}}")
-        if not isinstance(questions, list):
-            raise ValueError("kinds.json's 'questions' must be a list")
-        return cls({s: {w: int(n) for w, n in f.items()} for s, f in slots.items()}, set(map(str, questions)))
+        if not (isinstance(questions, list) and isinstance(entities, list)):
+            raise ValueError("kinds.json's 'questions' and 'entities' must be lists")
+        slots = {s: {w: int(n) for w, n in f.items()} for s, f in slots.items()}
+        return cls(slots, set(map(str, questions)), frozenset(map(str, entities)))
 
 
 KINDS_FILE = "kinds.json"

@@ -52,7 +52,9 @@ def trained(data_dir, tmp_path_factory):
 
 def test_train_writes_a_complete_checkpoint(trained):
     out, result = trained
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "model.safetensors", "vocab.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "kinds.json", "metrics.json", "model.safetensors", "vocab.json",
+    ]  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["test_accuracy"]) == {"babi:1"}
     # 60 questions are 12 stories of 5: one whole story is held out for validation
@@ -110,7 +112,20 @@ def test_ask_prints_answer_and_gates(trained, tmp_path):
     result = run_cli("ask", "--checkpoint", str(out), "--story", str(story), "--question", "Where is Mary?")
     assert result.returncode == 0, result.stderr
     assert "answer:" in result.stdout and "pass 1" in result.stdout and "Mary went to the kitchen." in result.stdout
-    assert "flew, moon" in result.stdout  # unknown words are named, not fatal
+    assert "read as: moon as " in result.stdout  # a new place, read as a known one
+    assert "know (read as <unk>): flew\n" in result.stdout  # unknown words are named, not fatal
+
+
+def test_kinds_writes_again_what_train_wrote(trained, data_dir, tmp_path):
+    out, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "kinds.json").unlink()
+    result = run_cli("kinds", "--checkpoint", str(copy), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    # learned from the whole training file (train learned from its first 60 questions)
+    assert json.loads((copy / "kinds.json").read_text())["questions"] == ["where is _"]
+    assert "open slots" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -134,3 +136,24 @@ def test_a_build_killed_midway_does_not_block_the_next_one(tmp_path):
         assert not (tmp_path / "lock").exists()
         assert subprocess.run(other, capture_output=True).returncode != 0  # another build waits
     assert subprocess.run(other, capture_output=True).returncode == 0
+
+
+def test_a_background_build_lets_questions_run_on_pytorch_until_it_is_ready(monkeypatch):
+    release, built = threading.Event(), threading.Event()
+
+    def slow_build() -> bool:  # what `available` does on a machine without the kernel built
+        release.wait(10)
+        kernels._state["ok"] = True
+        built.set()
+        return True
+
+    monkeypatch.setattr(kernels, "_state", {"on": True})
+    monkeypatch.setattr(kernels, "available", slow_build)
+    kernels.build_in_background()
+    x = torch.zeros(2, 3)
+    start = time.perf_counter()
+    assert not kernels.usable(x)  # building: the PyTorch path serves at once
+    assert time.perf_counter() - start < 1
+    release.set()
+    assert built.wait(10)
+    assert kernels.usable(x)

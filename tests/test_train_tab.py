@@ -181,11 +181,11 @@ def test_tiny_run_is_listed_answers_and_round_trips_as_a_zip(client, clean_user_
     zip_path = Path(download["value"]["path"])
     with zipfile.ZipFile(zip_path) as archive:
         assert sorted(archive.namelist()) == [
-            "tiny/config.json", "tiny/metrics.json", "tiny/model.safetensors", "tiny/vocab.json",
+            "tiny/config.json", "tiny/kinds.json", "tiny/metrics.json", "tiny/model.safetensors", "tiny/vocab.json",
         ]  # fmt: skip
     message = upload(client, zip_path)
     assert "Added **tiny-2**" in message
-    load_checkpoint(clean_user_dir / "tiny-2")
+    assert load_checkpoint(clean_user_dir / "tiny-2").kinds is not None  # it still reads new names and places
     assert client.predict(STORY, "Where is Mary?", "tiny-2", 0, api_name="/ask")["error"] is None
     assert leftovers(clean_user_dir) == []
 
