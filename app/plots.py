@@ -11,10 +11,12 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
 
 COLOURS = "Blues"  # gate 0 near-white, gate 1 dark blue, in the heatmap and the coloured story alike
 TOP_COLOUR = "#f59e0b"  # the most attended fact of each pass (star)
 SUPPORT_COLOUR = "#16a34a"  # supporting facts of a bAbI test question (green outline, tick)
+IMPORTANCE_COLOUR = "#7c3aed"  # a fact's importance: how much the answer needs it
 FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13)
 
 
@@ -44,13 +46,17 @@ def gates_heatmap(
     top_facts: Sequence[int],
     supporting: Sequence[int] = (),
     title: str | None = None,
+    importance: Sequence[float] = (),
 ) -> go.Figure:
     """Heatmap of the attention gates: one row per fact (story order), one column per pass.
 
     top_facts: the most attended fact of each pass (Prediction.top_facts), marked with a star.
     supporting: indices (into facts) of the facts a bAbI question needs, outlined in green.
+    importance: per fact, how much the answer's probability drops without it, drawn as bars to the
+    right of the gates on the same rows (where attention and importance agree, and where not).
     """
     passes = len(gates)
+    with_importance = len(importance) == len(facts) > 0
     labels = fact_labels(facts, supporting)
     columns = [f"Pass {p + 1}" for p in range(passes)]
     z = [[gates[p][f] for p in range(passes)] for f in range(len(facts))]
@@ -61,7 +67,11 @@ def gates_heatmap(
         for f, row in enumerate(z)
     ]
     show_values = len(facts) * passes <= 400
-    fig = go.Figure(
+    fig = make_subplots(
+        rows=1, cols=2 if with_importance else 1, shared_yaxes=True, horizontal_spacing=0.03,
+        column_widths=[0.72, 0.28] if with_importance else None,
+    )  # fmt: skip
+    fig.add_trace(
         go.Heatmap(
             z=z,
             x=columns,
@@ -69,7 +79,13 @@ def gates_heatmap(
             zmin=0,
             zmax=1,
             colorscale=COLOURS,
-            colorbar=dict(title=dict(text="gate"), thickness=12, len=min(1.0, 12 / max(12, len(facts)))),
+            colorbar=dict(
+                title=dict(text="gate"),
+                thickness=12,
+                len=min(1.0, 12 / max(12, len(facts))),
+                x=1.0 if with_importance else None,
+                xanchor="left",
+            ),  # fmt: skip
             customdata=custom,
             hovertemplate=(
                 "<b>Pass %{customdata[2]}</b>, fact %{customdata[0]}<br>%{customdata[1]}"
@@ -80,8 +96,33 @@ def gates_heatmap(
             xgap=2,
             ygap=2,
             name="gates",
-        )
+        ),
+        row=1,
+        col=1,
     )
+    if with_importance:
+        fig.add_trace(
+            go.Bar(
+                x=list(importance),
+                y=labels,
+                orientation="h",
+                marker_color=[IMPORTANCE_COLOUR if v >= 0 else "#9ca3af" for v in importance],
+                text=[f"{v:+.2f}" if abs(v) >= 0.005 else "" for v in importance],
+                textposition="auto",
+                customdata=[[f + 1] for f in range(len(facts))],
+                hovertemplate="fact %{customdata[0]}: without it the answer's probability drops by %{x:.4f}"
+                "<extra></extra>",
+                name="importance",
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
+        low = min(0.0, *importance)
+        fig.update_xaxes(
+            range=[low - 0.05, 1.05], side="top", title=dict(text="importance", standoff=4), fixedrange=True,
+            gridcolor="#e5e7eb", zeroline=True, zerolinecolor="#6b7280", row=1, col=2,
+        )  # fmt: skip
     if not show_values:  # too many cells for text: stars as markers instead
         stars = [(columns[p], labels[f]) for p, f in enumerate(top_facts) if 0 <= f < len(facts)]
         fig.add_trace(
@@ -119,9 +160,9 @@ def gates_heatmap(
         showlegend=bool(supporting) or not show_values,
         legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, xanchor="left"),
         plot_bgcolor="white",
-        xaxis=dict(side="top", type="category", fixedrange=True),
-        yaxis=dict(autorange="reversed", type="category", automargin=True, fixedrange=True),
     )
+    fig.update_xaxes(side="top", type="category", fixedrange=True, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True, fixedrange=True)
     return fig
 
 
@@ -194,9 +235,11 @@ def story_by_pass_html(
             f"<span class='dmn-idx' style='color:{text_colour}'>{i + 1}.</span> "
             f"{html.escape(fact)}{marks}</li>"
         )
+    start = "the question" if p == 0 else f"the memory pass {p} left"
+    where = f", looks most at fact {top + 1}" if 0 <= top < len(facts) else ""
     return (
-        f"<div class='dmn-story'><div class='dmn-story-title'>Pass {p + 1} of {len(gates)}: "
-        f"darker = more attention (gate value on the left)</div><ol>{''.join(items)}</ol></div>"
+        f"<div class='dmn-story'><div class='dmn-story-title'>Pass {p + 1} of {len(gates)}, starting from "
+        f"{start}{where} · darker = more attention (gate value on the left)</div><ol>{''.join(items)}</ol></div>"
     )
 
 

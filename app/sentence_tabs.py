@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from app import plots, service
+from app import playback, plots, service
 from dmn.checkpoint import CheckpointError, CheckpointInfo
 from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES, InputError
 
@@ -275,6 +275,7 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
         1, 3, value=1, step=1, label="Show pass", info="The sentence shaded by one pass's gates.", visible=False,
         elem_id="sst-pass-slider",
     )  # fmt: skip
+    play = gr.Button("▶ Play the passes", size="sm", elem_id="sst-play")
     pass_html = gr.HTML(elem_id="sst-sentence-by-pass")
     with gr.Accordion("Raw output: what the `sentiment` API returns", open=False):
         result_json = gr.JSON(label="sentiment", elem_id="sst-result-json")
@@ -288,6 +289,7 @@ def build_sentiment(demo: gr.Blocks) -> gr.Dropdown:
     gr.on([run.click, sentence.submit], **model, api_visibility="private").then(**draw)
     examples.load_input_event.then(**model, api_visibility="private").then(**draw)
     pass_slider.input(show_pass, [result_json, pass_slider], [pass_html], api_visibility="private")
+    playback.attach(play, result_json, pass_slider, pass_html, show_pass)
     demo.load(refresh(SENTIMENT), [checkpoint], [checkpoint], api_visibility="private")
     return checkpoint
 

@@ -35,7 +35,7 @@ DEFAULT_CHECKPOINT = "babi-joint"
 UNLIMITED_PASSES = 6  # the passes slider's end when a model can run any number of passes
 RESULT_KEYS = (
     "answer", "confidence", "top_answers", "facts", "gates", "top_facts",
-    "unknown_words", "dropped_facts", "passes", "read_as", "guess", "guess_reason",
+    "unknown_words", "dropped_facts", "passes", "importance", "read_as", "guess", "guess_reason",
 )  # fmt: skip
 
 
@@ -344,6 +344,15 @@ def ask(story: str | None, question: str | None, checkpoint: str | None = None, 
         "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, reading),
         "error": None,
     }
+
+
+def compare(
+    story: str | None, question: str | None, checkpoint_a: str | None, passes_a: Any, checkpoint_b: str | None,
+    passes_b: Any,
+) -> dict:  # fmt: skip
+    """The same story and question under two checkpoints, or two numbers of passes: {"a": ask(...),
+    "b": ask(...)}, each as `ask` returns it (errors included, never raised)."""
+    return {"a": ask(story, question, checkpoint_a, passes_a), "b": ask(story, question, checkpoint_b, passes_b)}
 
 
 # --------------------------------------------------------------------------------------------

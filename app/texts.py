@@ -28,9 +28,21 @@ pass. The next pass starts from that memory, so it can look for a *different* fa
 - ★ marks the fact with the highest gate on each pass.
 - After **Sample**, the facts the dataset says are needed to answer are ticked ✔ and outlined in green.
 - In a DMN+ model the gates of one pass add up to 1 (attention is shared out between the facts);
-  in the original DMN each gate is between 0 and 1 on its own."""
+  in the original DMN each gate is between 0 and 1 on its own.
+- **Importance** (the purple bars right of the gates): how much the answer's probability drops when
+  that fact alone is left out. A fact with high gates but no importance was looked at but not needed;
+  a fact that matters with low gates says the answer came from somewhere else."""
 
-PASS_VIEW_HELP = "The story coloured by one pass's gates: move the slider to watch the attention move."
+PASS_VIEW_HELP = (
+    "The story coloured by one pass's gates: move the slider, or press ▶ Play, to watch the attention "
+    "move from pass to pass. Every plot downloads as a PNG from its camera button (hover the plot)."
+)
+
+WHAT_IF_HELP = (
+    "Tick facts and rerun: the same question is asked of the story without them, and the new answer and "
+    "gates appear beside the old ones. Try leaving out the fact with the highest gate, then one no pass "
+    "looked at."
+)
 
 EMPTY_PLOT_HELP = "Run a question to see the gates here."
 

@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from app import plots, sentence_tabs, service, texts, train_tab  # noqa: E402
+from app import compare_tab, playback, plots, sentence_tabs, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
 from dmn import kernels  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
@@ -88,7 +88,7 @@ def render(result: dict | None, sample: dict | None, story: str, question: str) 
     """Draw a result of `ask`: answer, verdict, warnings, top answers, gates heatmap, per-pass story."""
     known = known_answer(sample, story, question)
     watch = gr.update() if known else ""  # a note about an example or a test story, not about other text
-    no_plots = (None, None, gr.update(visible=False), "", watch)
+    no_plots = (None, None, gr.update(visible=False), "", watch, gr.update(choices=[], value=[]))
     if not result:
         return ("", "", *no_plots)
     if result.get("error"):
@@ -123,11 +123,37 @@ def render(result: dict | None, sample: dict | None, story: str, question: str) 
         "\n".join(lines),
         "\n\n".join(status),
         plots.top_answers_bar(result["top_answers"], result["answer"], known[0] if known else None),
-        plots.gates_heatmap(facts, gates, top, supporting),
+        plots.gates_heatmap(facts, gates, top, supporting, importance=result.get("importance") or ()),
         gr.update(visible=len(gates) > 1, maximum=max(2, len(gates)), value=1),
         plots.story_by_pass_html(facts, gates, top, 1, supporting),
         watch,
+        gr.update(choices=[(f"{i + 1}. {fact}", i) for i, fact in enumerate(facts)], value=[]),
     )
+
+
+def what_if(result: dict | None, left_out: list[int] | None, question: str, checkpoint: str, passes: int) -> tuple:
+    """Ask the same question of the story without the ticked facts: a line comparing the answers,
+    and the gates before and after, side by side."""
+    if not result or not result.get("facts"):
+        return "Run a story first.", None, None
+    left_out = sorted(set(left_out or []))
+    if not left_out:
+        return "Tick the facts to leave out, then rerun.", None, None
+    facts = result["facts"]
+    kept = [fact for i, fact in enumerate(facts) if i not in left_out]
+    after = service.ask("\n".join(kept), question, checkpoint, passes)
+    if after.get("error"):
+        return f"**✘ {html.escape(after['error'], quote=False)}**", None, None
+    names = ", ".join(str(i + 1) for i in left_out)
+    same = after["answer"] == result["answer"]
+    line = (
+        f"**Without fact{'s' if len(left_out) > 1 else ''} {names}:** {html.escape(after['answer'])} "
+        f"({after['confidence']:.0%}) · as told: {html.escape(result['answer'])} ({result['confidence']:.0%}) · "
+        + ("the answer stays." if same else "**the answer changes.**")
+    )
+    before_plot = plots.gates_heatmap(facts, result["gates"], result["top_facts"], title="As told")
+    after_plot = plots.gates_heatmap(after["facts"], after["gates"], after["top_facts"], title=f"Without {names}")
+    return line, before_plot, after_plot
 
 
 def read_as_text(read_as: dict[str, str]) -> str:
@@ -161,25 +187,21 @@ def sample(task: int) -> tuple[str, str, dict, str]:
     return test.story, test.question, asdict(test), note
 
 
-def choose_checkpoint(key: str) -> tuple:
-    """A new checkpoint: its passes range, model card and vocabulary."""
+def choose_checkpoint(key: str, linked_passes: int | None = None) -> tuple:
+    """A new checkpoint: its passes range (set to what it was trained with, or to a shared link's
+    passes where the model can run them), model card and vocabulary; and the link's passes used up."""
     try:
         summary = service.summarize(key)
     except CheckpointError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
-        return gr.update(), f"**✘ {html.escape(str(err))}**", gr.update()
+        return gr.update(), f"**✘ {html.escape(str(err))}**", gr.update(), None
+    value = linked_passes if linked_passes and 1 <= linked_passes <= summary.slider_max else summary.trained_passes
     return (
-        gr.update(maximum=summary.slider_max, value=summary.trained_passes, info=passes_info(summary)),
+        gr.update(maximum=summary.slider_max, value=value, info=passes_info(summary)),
         texts.model_card(summary),
         vocabulary_md(summary),
+        None,
     )
-
-
-def refresh_checkpoints(current: str | None) -> Any:
-    """Re-read the checkpoint folders when the page opens (a user may have trained a new one)."""
-    infos = service.list_checkpoints()
-    value = current or service.default_checkpoint(infos)
-    return gr.update(choices=service.checkpoint_choices(infos), value=value)
 
 
 def passes_info(summary: service.ModelSummary | None) -> str:
@@ -211,6 +233,7 @@ def build_demo() -> gr.Blocks:
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         sample_state = gr.State(None)
+        linked_passes = gr.State(None)  # a shared link's passes, kept for the checkpoint it names
         gr.Markdown(texts.INTRO)
         with gr.Tab("Ask", id="ask"):
             with gr.Row(equal_height=False):
@@ -242,6 +265,7 @@ def build_demo() -> gr.Blocks:
                         step=1,
                         label="Passes",
                         info=passes_info(summary),
+                        elem_id="passes",
                     )
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     with gr.Row(equal_height=True):
@@ -258,7 +282,16 @@ def build_demo() -> gr.Blocks:
                 1, 3, value=1, step=1, label="Show pass", info=texts.PASS_VIEW_HELP, visible=False,
                 elem_id="pass-slider",
             )  # fmt: skip
+            play = gr.Button("▶ Play the passes", size="sm", elem_id="play")
             pass_html = gr.HTML(elem_id="story-by-pass")
+            with gr.Accordion("What if a fact were gone?", open=True):
+                gr.Markdown(texts.WHAT_IF_HELP)
+                left_out = gr.CheckboxGroup(label="Leave out", elem_id="left-out")
+                rerun = gr.Button("Rerun without them", elem_id="rerun")
+                what_if_md = gr.Markdown(elem_id="what-if")
+                with gr.Row(equal_height=False):
+                    before_plot = gr.Plot(show_label=False, elem_id="what-if-before")
+                    after_plot = gr.Plot(show_label=False, elem_id="what-if-after")
             gr.Markdown("### Classroom examples\nPick one: it fills the boxes, runs, and says what to watch.")
             examples = gr.Examples(
                 [[e.story, e.question, e.note] for e in EXAMPLES],
@@ -267,10 +300,20 @@ def build_demo() -> gr.Blocks:
                 label=None,
                 examples_per_page=len(EXAMPLES),
             )
+            with gr.Row(equal_height=True):
+                share = gr.Button("🔗 Link to this story", scale=1, elem_id="share")
+                link = gr.Textbox(
+                    label="Link: reopens this story, question, checkpoint and passes",
+                    buttons=["copy"],
+                    scale=4,
+                    elem_id="share-link",
+                )
             with gr.Accordion("Raw output: what the `ask` API returns", open=False):
                 result_json = gr.JSON(label="ask", elem_id="result-json")
             with gr.Accordion("Words this model knows", open=False):
                 vocab_md = gr.Markdown(vocabulary_md(summary))
+        with gr.Tab("Compare", id="compare"):
+            compare_tab.build(demo, infos, default)
         with gr.Tab("Sentiment", id="sentiment"):
             sentiment_checkpoint = sentence_tabs.build_sentiment(demo)
         with gr.Tab("Part of speech", id="pos"):
@@ -285,7 +328,16 @@ def build_demo() -> gr.Blocks:
         draw = dict(
             fn=render,
             inputs=[result_json, sample_state, story, question],
-            outputs=[answer_md, status_md, top_plot, gates_plot, pass_slider, pass_html, watch_md],
+            outputs=[
+                answer_md,
+                status_md,
+                top_plot,
+                gates_plot,
+                pass_slider,
+                pass_html,
+                watch_md,
+                left_out,
+            ],
             api_visibility="private",
         )
         model = dict(fn=ask, inputs=ask_inputs, outputs=[result_json], concurrency_id="model")
@@ -301,10 +353,55 @@ def build_demo() -> gr.Blocks:
             [pass_html],
             api_visibility="private",
         )
-        checkpoint.change(choose_checkpoint, [checkpoint], [passes, card_md, vocab_md], api_visibility="private")
-        demo.load(refresh_checkpoints, [checkpoint], [checkpoint], api_visibility="private")
-        demo.load(**model, api_visibility="private").then(**draw)  # the page opens on a worked example
+        playback.attach(play, result_json, pass_slider, pass_html, show_pass, [sample_state, story, question])
+        checkpoint.change(
+            choose_checkpoint, [checkpoint, linked_passes], [passes, card_md, vocab_md, linked_passes],
+            api_visibility="private",
+        )  # fmt: skip
+        rerun.click(
+            what_if, [result_json, left_out, question, checkpoint, passes], [what_if_md, before_plot, after_plot],
+            api_visibility="private",
+        )  # fmt: skip
+        share.click(None, [story, question, checkpoint, passes], [link], js=SHARE_LINK_JS)
+        # the page opens on what its link says, else on a worked example, answered and drawn
+        demo.load(
+            open_page, [checkpoint], [story, question, checkpoint, passes, linked_passes], api_visibility="private"
+        ).then(**model, api_visibility="private").then(**draw)
     return demo
+
+
+SHARE_LINK_JS = """(story, question, checkpoint, passes) => {
+    const url = new URL(window.location.href);
+    url.search = "";
+    url.hash = "";
+    url.searchParams.set("story", story);
+    url.searchParams.set("question", question);
+    if (checkpoint) url.searchParams.set("checkpoint", checkpoint);
+    url.searchParams.set("passes", String(passes));
+    return url.toString();
+}"""
+LINK_KEYS = ("story", "question", "checkpoint", "passes")
+
+
+def open_page(current: str | None, request: gr.Request) -> tuple:
+    """When the page opens: the checkpoint picker re-read (a user may have trained a new one), and
+    the story, question, checkpoint and passes of a shared link (`?story=...&question=...`), if any."""
+    params = {k: v for k, v in request.query_params.items() if k in LINK_KEYS} if request else {}
+    infos = service.list_checkpoints()
+    keys = [key for _, key in service.checkpoint_choices(infos)]
+    linked = params.get("checkpoint")
+    value = linked if linked in keys else current or service.default_checkpoint(infos)
+    try:
+        passes = int(params["passes"]) if "passes" in params else None
+    except ValueError:
+        passes = None
+    return (
+        gr.update(value=params["story"]) if "story" in params else gr.update(),
+        gr.update(value=params["question"]) if "question" in params else gr.update(),
+        gr.update(choices=service.checkpoint_choices(infos), value=value),
+        gr.update() if passes is None else gr.update(value=passes),
+        passes if value != current else None,  # for choose_checkpoint, which a new checkpoint calls
+    )
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> Any:

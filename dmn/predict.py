@@ -33,6 +33,7 @@ class Prediction:
     dropped_facts: int  # early sentences beyond the model's memory (max_facts), not read
     passes: int
     tags: list[tuple[str, float]] = field(default_factory=list)  # a tagger's (tag, probability) per word
+    importance: list[float] = field(default_factory=list)  # per fact: the answer's probability lost without it
     read_as: dict[str, str] = field(default_factory=dict)  # new word as the user wrote it -> known word read
     guess: bool = False  # the input is outside what the model was trained on: the answer is a guess
     guess_reason: str | None = None  # why, in one sentence
@@ -44,6 +45,13 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "top_facts": self.top_facts}
+
+
+def sequence_probability(probs: torch.Tensor, ids: list[int], eos: int = 0) -> float:
+    """The probability of one answer, word ids then the end token (where the steps leave room for
+    it), under per-step distributions probs [A, V]: as `top_sequences` scores it."""
+    steps = [*ids, eos] if len(ids) < probs.size(0) else ids
+    return float(probs[torch.arange(len(steps)), steps].prod())
 
 
 def top_sequences(probs: torch.Tensor, answers: list[str], k: int) -> list[tuple[list[str], float]]:
@@ -121,18 +129,26 @@ class Predictor:
         read_as = self._read_as(units, question_words)
         units = [[read_as.get(w, w) for w in unit] for unit in units]
         question_words = [read_as.get(w, w) for w in question_words]
-        example = Example(context=units, question=question_words, answer=[])
         layout = self.model.config.layout
-        output = self.model(make_batch([example], self.vocab, **layout).to(self.device), passes=passes)
+        read, read_units = facts[-layout["max_facts"] :], units[-layout["max_facts"] :]
+        stories = [read_units]  # and a story of several facts once without each: the facts' importance
+        if not self.word_level and len(read_units) > 1:
+            stories += [read_units[:i] + read_units[i + 1 :] for i in range(len(read_units))]
+        examples = [Example(context=story, question=question_words, answer=[]) for story in stories]
+        output = self.model(make_batch(examples, self.vocab, **layout).to(self.device), passes=passes)
         logits = output.logits[0].cpu()
-        read = facts[-layout["max_facts"] :]
         if self.model.config.answer_mode == "tags":
             best, index = best_tags(logits[: len(read)])
             tags = [(self.vocab.answers[i], p) for i, p in zip(index.tolist(), best.tolist(), strict=True)]
-            answer, confidence, top = " ".join(t for t, _ in tags), float(best.mean()), []
+            answer, confidence, top, importance = " ".join(t for t, _ in tags), float(best.mean()), [], []
         else:
             tags = []
-            ranked = top_sequences(torch.softmax(logits, -1), self.vocab.answers, max(1, top_k))
+            probs = torch.softmax(output.logits.cpu(), -1)  # [stories, A, V]
+            ranked = top_sequences(probs[0], self.vocab.answers, max(1, top_k))
+            ids = [self.vocab.answer_index[w] for w in ranked[0][0]]
+            importance = [round(ranked[0][1] - sequence_probability(row, ids), 6) for row in probs[1:]]
+            if len(read_units) == 1 and not self.word_level:  # without its one fact, a story has nothing to answer from
+                importance = [round(ranked[0][1], 6)]
             back = {known: new for new, known in read_as.items()}
             forms = surface_forms(text, back.values())
             top = [(",".join(forms.get(back.get(w), w) for w in words), p) for words, p in ranked]
@@ -149,6 +165,7 @@ class Predictor:
             dropped_facts=len(facts) - len(read),
             passes=passes,
             tags=tags,
+            importance=importance,
             read_as={surface_forms(text, [new])[new]: known for new, known in read_as.items()},
             guess=guess is not None,
             guess_reason=guess,

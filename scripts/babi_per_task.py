@@ -1,7 +1,9 @@
 """The paper's bAbI setup: one gate-supervised DMN per task on 1k examples, then a table.
 
     python scripts/babi_per_task.py [--tasks 1,2,...] [--out runs/per-task] [--variant dmn] [--seeds N]
-                                    [-- extra train args]
+                                    [--size 1k|10k] [--no-gate-supervision] [-- extra train args]
+
+(--size 10k --no-gate-supervision --variant dmn+ is the DMN+ paper's setting.)
 
 Each model is trained with `python -m dmn train` (so every one is remade by that command), into
 OUT/qaN/seedS. With --seeds N, a task whose best validation accuracy is still below 95% is trained
@@ -26,12 +28,13 @@ from dmn.data import BABI_TASK_NAMES  # noqa: E402
 from dmn.evaluate import PAPER_DMN_BABI, PASS_THRESHOLD  # noqa: E402
 
 
-def train(task: int, seed: int, out: Path, variant: str, extra: list[str]) -> dict:
+def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     """Train (unless already done) and return the run's metrics."""
     metrics_file = out / "metrics.json"
     if not metrics_file.exists():
-        command = [sys.executable, "-m", "dmn", "train", "--task", f"babi:{task}", "--size", "1k"]
-        command += ["--variant", variant, "--gate-supervision", "--seed", str(seed), "--out", str(out), *extra]
+        command = [sys.executable, "-m", "dmn", "train", "--task", f"babi:{task}", "--size", args.size]
+        command += ["--variant", args.variant, *([] if args.no_gate_supervision else ["--gate-supervision"])]
+        command += ["--seed", str(seed), "--out", str(out), *args.extra]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(metrics_file.read_text())
 
@@ -41,6 +44,10 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(map(str, BABI_TASK_NAMES)))
     parser.add_argument("--out", default="runs/per-task")
     parser.add_argument("--variant", default="dmn")
+    parser.add_argument("--size", choices=["1k", "10k"], default="1k", help="training questions per task")
+    parser.add_argument(
+        "--no-gate-supervision", action="store_true", help="train without the supporting facts (the DMN+ setting)"
+    )
     parser.add_argument("--seeds", type=int, default=1, help="at most this many runs of a task below 95%% validation")
     parser.add_argument("extra", nargs="*", help="more arguments for `python -m dmn train` (after --)")
     args = parser.parse_args()
@@ -48,7 +55,7 @@ def main() -> None:
     for task in (int(t) for t in args.tasks.split(",")):
         runs = []
         for seed in range(args.seeds):
-            runs.append(train(task, seed, Path(args.out) / f"qa{task}" / f"seed{seed}", args.variant, args.extra))
+            runs.append(train(task, seed, Path(args.out) / f"qa{task}" / f"seed{seed}", args))
             if max(m["validation_accuracy"] for m in runs) >= PASS_THRESHOLD:
                 break
         best = max(runs, key=lambda m: m["validation_accuracy"])

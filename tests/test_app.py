@@ -65,6 +65,9 @@ def test_ask_endpoint_is_named_and_documented(client):
     assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == [
         "story", "question", "checkpoint", "passes",
     ]  # fmt: skip
+    assert [p["parameter_name"] for p in endpoints["/compare"]["parameters"]] == [
+        "story", "question", "checkpoint_a", "passes_a", "checkpoint_b", "passes_b",
+    ]  # fmt: skip
 
 
 def test_known_story_gets_the_right_answer(client):
@@ -107,6 +110,33 @@ def test_new_names_places_and_things_are_read_as_known_ones_and_answered_in_the_
         client, "Tom picked up the keys.\nTom went to the attic.\nTom took the book there.", "What is Tom carrying?"
     )
     assert carrying["answer"] == "keys,book" and carrying["top_answers"][0][0] == "keys,book"
+
+
+def test_importance_is_the_probability_lost_without_each_fact(client):
+    story = "Mary went to the kitchen.\nJohn went to the garden."
+    result = ask(client, story, QUESTION)
+    assert result["answer"] == "kitchen" and len(result["importance"]) == len(result["facts"]) == 2
+    top = result["top_facts"][0]
+    assert top == 0 and result["importance"][0] > 0.5  # the fact the answer needs
+    assert abs(result["importance"][1]) < 0.05  # John's move does not matter to where Mary is
+    without_top = ask(client, "John went to the garden.", QUESTION)
+    assert without_top["answer"] != result["answer"]
+    assert result["importance"][0] == pytest.approx(
+        result["confidence"] - probability_of(without_top, "kitchen"), abs=1e-3
+    )
+
+
+def probability_of(result: dict, answer: str) -> float:
+    """An answer's probability among a result's top answers (0 when it is not among them)."""
+    return next((p for a, p in result["top_answers"] if a == answer), 0.0)
+
+
+def test_compare_answers_one_story_two_ways(client):
+    both = client.predict(STORY, QUESTION, "", 1, "babi-joint", 3, api_name="/compare")
+    assert set(both) == {"a", "b"} and both["a"]["passes"] == 1 and both["b"]["passes"] == 3
+    assert len(both["a"]["gates"]) == 1 and len(both["b"]["gates"]) == 3
+    assert both["b"]["answer"] == ask(client)["answer"] == "office"
+    assert "no-such" in client.predict(STORY, QUESTION, "no-such", 0, "", 0, api_name="/compare")["a"]["error"]
 
 
 def test_questions_outside_training_are_marked_as_guesses(client):
@@ -209,12 +239,14 @@ def test_python_app_py_serves_asks_and_samples_from_a_cold_start_with_no_data(tm
 def test_render_draws_a_result_and_says_whether_it_was_right():
     result = service.ask(STORY, QUESTION)
     sample = {"story": STORY, "question": QUESTION, "answer": "office", "supporting": [2]}
-    answer, status, bars, heatmap, slider, story_html, _ = ui.render(result, sample, STORY, QUESTION)
+    answer, status, bars, heatmap, slider, story_html, _, left_out = ui.render(result, sample, STORY, QUESTION)
     assert "Answer: office" in answer and "Correct!" in answer and status == ""
     assert len(heatmap.data[0].z) == 3 and len(heatmap.data[0].z[0]) == 3  # facts x passes
+    assert list(heatmap.data[1].x) == result["importance"]  # importance bars beside the gates, fact by fact
     assert len(heatmap.layout.shapes) == 1  # the supporting fact outlined
     assert bars.data[0].y[0] == "office"
     assert "Pass 1 of 3" in story_html
+    assert left_out["choices"] == [(f"{i + 1}. {fact}", i) for i, fact in enumerate(result["facts"])]
     wrong = dict(sample, answer="garden")
     assert "Wrong, the answer is garden" in ui.render(result, wrong, STORY, QUESTION)[0]
     assert "Correct" not in ui.render(result, sample, STORY + "\nJohn went home.", QUESTION)[0]
@@ -222,12 +254,21 @@ def test_render_draws_a_result_and_says_whether_it_was_right():
 
 def test_render_shows_errors_and_warnings():
     with pytest.warns(UserWarning, match="story is empty"):  # gr.Warning outside a request
-        answer, status, bars, heatmap, _, _, watch = ui.render(service.ask("", QUESTION), None, "", QUESTION)
+        answer, status, bars, heatmap, _, _, watch, _ = ui.render(service.ask("", QUESTION), None, "", QUESTION)
     assert answer == "" and "story is empty" in status and bars is None and heatmap is None
     assert watch == ""  # no stale note about an example
     with pytest.warns(UserWarning, match="vocabulary"):
         status = ui.render(service.ask("Mary flew to the moon.", QUESTION), None, "", "")[1]
     assert "Warning" in status and '"flew"' in status
+
+
+def test_what_if_reruns_without_the_ticked_facts_beside_the_story_as_told():
+    result = service.ask(STORY, QUESTION)
+    line, before, after = ui.what_if(result, [2], QUESTION, "", 0)
+    assert "Without fact 3:" in line and "the answer changes" in line  # Mary's move to the office
+    assert len(before.data[0].z) == 3 and len(after.data[0].z) == 2
+    assert "stays" in ui.what_if(result, [1], QUESTION, "", 0)[0]  # John's move
+    assert "Tick the facts" in ui.what_if(result, [], QUESTION, "", 0)[0]
 
 
 def test_supporting_facts_map_onto_the_facts_read():
@@ -301,12 +342,18 @@ def test_user_checkpoints_are_listed_and_usable(tmp_path, monkeypatch):
 
 
 def test_choosing_a_checkpoint_sets_passes_card_and_vocabulary():
-    passes, card, vocabulary = ui.choose_checkpoint("babi-joint")
+    passes, card, vocabulary, _ = ui.choose_checkpoint("babi-joint")
     assert passes["maximum"] == 3 and passes["value"] == 3
     assert "Model card: `babi-joint`" in card and "mary" in vocabulary
+    assert ui.choose_checkpoint("babi-joint", linked_passes=2)[0]["value"] == 2  # a shared link's passes
+    assert ui.choose_checkpoint("babi-joint", linked_passes=9)[0]["value"] == 3  # more than the model runs
     with pytest.warns(UserWarning, match="No checkpoint called"):
         assert "No checkpoint called" in ui.choose_checkpoint("nope")[1]
-    assert ui.refresh_checkpoints(None)["value"] == "babi-joint"
+    link = SimpleNamespace(query_params={"story": STORY, "question": QUESTION, "passes": "2", "other": "x"})
+    story, question, checkpoint, passes, _ = ui.open_page(None, link)
+    assert story["value"] == STORY and question["value"] == QUESTION and passes["value"] == 2
+    assert checkpoint["value"] == "babi-joint"
+    assert ui.open_page(None, SimpleNamespace(query_params={}))[0] == gr.update()  # no link: the worked example
 
 
 def test_model_card_shows_accuracy_settings_and_command():

@@ -135,6 +135,45 @@ def test_ask_sample_examples_and_about_in_a_browser(page, app_url, tmp_path, mon
     assert outside == []
 
 
+def test_what_if_play_the_passes_and_a_shared_link_in_a_browser(page, app_url):
+    story = "Mary went to the kitchen.\nJohn went to the garden.\nMary travelled to the office."
+    run(page, story, "Where is Mary?")
+    wait_text(page, "#answer", "Answer: office")
+    page.wait_for_selector("#gates .js-plotly-plot .barlayer")  # importance beside the gates
+    # every plot offers its PNG download (Plotly's camera button)
+    assert page.locator("#gates .modebar-btn[data-title='Download plot as a PNG']").count() == 1
+
+    # what if the fact the answer rests on were gone? tick it off and rerun: the answer changes
+    page.locator("#left-out label").filter(has_text="3. Mary travelled to the office.").click()
+    page.click("#rerun")
+    assert "the answer changes" in wait_text(page, "#what-if", "Without fact 3")
+    page.wait_for_selector("#what-if-after .js-plotly-plot .heatmaplayer")
+
+    # step through the passes: Play shows pass 1, then 2, then 3, one a beat
+    page.click("#play")
+    seen = set()
+    for _ in range(100):
+        seen |= set(re.findall(r"Pass (\d) of 3", page.inner_text("#story-by-pass")))
+        if "3" in seen:
+            break
+        page.wait_for_timeout(100)
+    assert seen == {"1", "2", "3"}
+
+    # a shared link opens the same story, question and passes, answered and drawn
+    page.locator("#passes input[type=number]").fill("2")
+    page.locator("#passes input[type=number]").press("Enter")
+    page.click("#share")
+    link = page.wait_for_function(
+        "() => { const e = document.querySelector('#share-link textarea, #share-link input'); return e && e.value; }"
+    ).json_value()
+    assert link.startswith(app_url) and "story=" in link
+    page.goto(link)
+    page.wait_for_function("(s) => document.querySelector('#story textarea')?.value === s", arg=story)
+    assert page.locator("#question textarea, #question input").first.input_value() == "Where is Mary?"
+    wait_text(page, "#answer", "2 passes")  # answered and drawn as the link says
+    assert page.locator("#passes input[type=number]").input_value() == "2"
+
+
 CURVE_POINTS = (
     "() => { const g = document.querySelector('#train-curves .js-plotly-plot'); "
     "return g && g.data && g.data[0].x ? g.data[0].x.length : 0; }"

@@ -233,3 +233,21 @@ def test_an_ensemble_averages_its_members_probabilities_and_gates():
     assert ensemble.max_passes == members[0].max_passes == 3
     with pytest.raises(ValueError, match="share one model configuration"):
         Ensemble([members[0], build(VARIANTS["dmn+"], hidden=8)[0]])
+
+
+def test_the_softmax_gate_loss_scores_sigmoid_gates_as_one_distribution_over_the_facts():
+    model, vocab, batch = build(VARIANTS["dmn"])
+    gates = torch.full((3, 3, batch.fact_mask.size(1)), 0.1)
+    gates[:, 0, 0], gates[:, 1, 1] = 0.9, 0.9  # each pass's supporting fact (where the example has one)
+    gates = gates * batch.fact_mask.unsqueeze(1)
+    output = model(batch)._replace(gates=gates)
+    answer_only = model.loss(output, batch)
+    Z = torch.logit(gates, eps=1e-6).masked_fill(~batch.fact_mask.unsqueeze(1), float("-inf"))
+    log_p = Z.log_softmax(-1)
+    # the supervised passes: pass 1 of every example (fact 0), pass 2 of the third (fact 1)
+    expected = -torch.stack([log_p[0, 0, 0], log_p[1, 0, 0], log_p[2, 0, 0], log_p[2, 1, 1]]).mean()
+    softmax = model.loss(output, batch, gate_weight=1.0, gate_loss="softmax")
+    torch.testing.assert_close(softmax - answer_only, expected)
+    assert model.loss(output, batch, gate_weight=1.0, gate_loss="bce") > answer_only  # the per-fact loss differs
+    with pytest.raises(ValueError, match="gate_loss"):
+        model.loss(output, batch, gate_weight=1.0, gate_loss="hinge")

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -58,3 +60,11 @@ def test_top_sequences_is_exact_for_independent_steps():
     # "a" then end: 0.6 * 0.5; "a b" then end: 0.6 * 0.3 * 1.0; "b" then end: 0.3 * 0.5
     assert [w for w, _ in top] == [["a"], ["a", "b"], ["b"]]
     assert [round(p, 4) for _, p in top] == [0.3, 0.18, 0.15]
+
+
+def test_importance_has_one_finite_number_per_fact():
+    predictor = Predictor.load(Path(__file__).resolve().parents[1] / "checkpoints" / "babi-joint", device="cpu")
+    two = predictor.predict("Mary went to the kitchen.\nJohn went to the garden.", "Where is Mary?")
+    assert len(two.importance) == 2 and two.importance[0] > 0.5 and abs(two.importance[1]) < 0.05
+    one = predictor.predict("Mary went to the kitchen.", "Where is Mary?")
+    assert one.importance == [round(one.confidence, 6)]  # without its only fact nothing is left to answer from
