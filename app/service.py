@@ -256,12 +256,16 @@ def empty_result(checkpoint: str | None, error: str | None = None) -> dict[str, 
 
 
 @on_gpu
-def _predict(path: str, story: str, question: str, passes: int | None) -> dict[str, Any]:
-    """The one GPU-bound step: strings in, a plain dict out (picklable, as ZeroGPU needs)."""
+def _predict_many(path: str, asks: list[tuple[str, str]], passes: int | None) -> list[dict[str, Any]]:
+    """The one GPU-bound step: (story, question) strings in, one forward pass for all of them, a
+    plain dict out for each (picklable, as ZeroGPU needs); {"error": ...} for input it cannot answer."""
     predictor = PREDICTORS.get(path)
     start = time.perf_counter()
-    prediction = predictor.predict(story, question, passes=passes, top_k=5)
-    return {**prediction.to_dict(), **prediction_details(predictor, prediction, start)}
+    predictions = predictor.predict_many(asks, passes=passes, top_k=5)
+    return [
+        {"error": str(p)} if isinstance(p, InputError) else {**p.to_dict(), **prediction_details(predictor, p, start)}
+        for p in predictions
+    ]
 
 
 def prediction_details(predictor: Predictor, prediction: Prediction, start: float) -> dict[str, Any]:
@@ -329,14 +333,47 @@ def ask(story: str | None, question: str | None, checkpoint: str | None = None, 
     Returns `Prediction.to_dict()` plus "checkpoint", "warning" (unknown words, unread sentences),
     "error" (a message instead of a prediction), "device" and "seconds".
     """
+    return ask_many([(story, question, checkpoint, passes)])[0]
+
+
+def ask_many(asks: list[tuple[str | None, str | None, str | None, Any]]) -> list[dict]:
+    """`ask` for many (story, question, checkpoint, passes) at once, as a server's users send them:
+    those for one checkpoint and number of passes run as one forward pass. "seconds" is the model
+    time of the batch an ask ran in."""
+    results: list[dict | None] = [None] * len(asks)
+    groups: dict[tuple[str, str, int | None], list[int]] = {}
+    resolved: dict[str | None, tuple[str, CheckpointInfo] | CheckpointError] = {}
+    for i, (_, _, checkpoint, passes) in enumerate(asks):
+        if checkpoint not in resolved:  # the checkpoint folders are read once per batch, not once per ask
+            resolved[checkpoint] = _resolved_or_error(checkpoint)
+        found = resolved[checkpoint]
+        if isinstance(found, CheckpointError):
+            results[i] = empty_result(checkpoint, str(found))
+            continue
+        key, info = found
+        try:
+            groups.setdefault((key, str(info.path), _passes(passes)), []).append(i)
+        except InputError as err:
+            results[i] = empty_result(key, str(err))
+    for (key, path, passes), members in groups.items():
+        try:
+            answers = _predict_many(path, [(asks[i][0] or "", asks[i][1] or "") for i in members], passes)
+        except CheckpointError as err:
+            answers = [{"error": str(err)}] * len(members)
+        for i, result in zip(members, answers, strict=True):
+            results[i] = empty_result(key, result["error"]) if "error" in result else finished(key, result)
+    return results
+
+
+def _resolved_or_error(key: str | None) -> tuple[str, CheckpointInfo] | CheckpointError:
     try:
-        key, info = resolve_checkpoint(checkpoint)
+        return resolve_checkpoint(key)
     except CheckpointError as err:
-        return empty_result(checkpoint, str(err))
-    try:
-        result = _predict(str(info.path), story or "", question or "", _passes(passes))
-    except (InputError, CheckpointError) as err:
-        return empty_result(key, str(err))
+        return err
+
+
+def finished(key: str, result: dict) -> dict:
+    """A prediction dict as `ask` returns it: the checkpoint's key, the warning in words."""
     max_facts, reading = result.pop("max_facts", None), result.pop("reading", UNKNOWN)
     return {
         "checkpoint": key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -72,6 +73,19 @@ def top_sequences(probs: torch.Tensor, answers: list[str], k: int) -> list[tuple
     return [(words, p) for words, p, _ in beams]
 
 
+@dataclass
+class _Prepared:
+    """One story and question, checked and read, ready for the batch (`Predictor._prepare`)."""
+
+    text: str  # the story and question as written, for the user's spelling of new words
+    facts: list[str]  # every sentence (for a word-level model, every word)
+    read: list[str]  # the ones the model reads (its last max_facts)
+    units: list[list[str]]  # each fact's tokens, new words read as known ones
+    question: list[str]
+    read_as: dict[str, str]  # new word (lower-cased) -> known word
+    examples: list[Example]  # the story as read, then without each fact
+
+
 class Predictor:
     """A loaded checkpoint that answers questions: `Predictor.load(path).predict(story, question)`."""
 
@@ -96,12 +110,51 @@ class Predictor:
         """True for models that read one sentence with every word a fact (sentiment, tagging)."""
         return self.model.config.fact_unit == "word"
 
-    @torch.no_grad()
     def predict(
         self, story: str | list[str], question: str = "", passes: int | None = None, top_k: int = 5
     ) -> Prediction:
         """Answer a question about a story; for a word-level model `story` is the sentence and the
-        question defaults to the one the model was trained with."""
+        question defaults to the one the model was trained with. InputError for input it cannot answer."""
+        (prediction,) = self.predict_many([(story, question)], passes, top_k)
+        if isinstance(prediction, InputError):
+            raise prediction
+        return prediction
+
+    @torch.no_grad()
+    def predict_many(
+        self, asks: Sequence[tuple[str | list[str], str]], passes: int | None = None, top_k: int = 5
+    ) -> list[Prediction | InputError]:
+        """Answer several (story, question) pairs in one forward pass (a server batching its users'
+        questions): a Prediction for each, or the InputError that says why it cannot be answered."""
+        passes = passes or self.model.config.passes
+        if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
+            error = InputError(f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}.")
+            return [error] * len(asks)
+        prepared: list[_Prepared | InputError] = []
+        for story, question in asks:
+            try:
+                prepared.append(self._prepare(story, question))
+            except InputError as error:
+                prepared.append(error)
+        ready = [p for p in prepared if isinstance(p, _Prepared)]
+        examples = [ex for p in ready for ex in p.examples]
+        if not examples:
+            return prepared
+        output = self.model(make_batch(examples, self.vocab, **self.model.config.layout).to(self.device), passes=passes)
+        probs, gates = torch.softmax(output.logits, -1).cpu(), output.gates.cpu()
+        results, row = [], 0
+        for p in prepared:
+            if isinstance(p, InputError):
+                results.append(p)
+                continue
+            rows = slice(row, row + len(p.examples))
+            results.append(self._finish(p, probs[rows], gates[row], output.logits[row].cpu(), passes, top_k))
+            row = rows.stop
+        return results
+
+    def _prepare(self, story: str | list[str], question: str) -> _Prepared:
+        """Check and read one story and question: the facts, new words read as known ones, and the
+        examples to run (the story, then, for a story of several facts, once without each)."""
         if self.word_level:
             text = story if isinstance(story, str) else " ".join(story)
             units = [[w] for w in tokenize_sentence(text)]
@@ -122,51 +175,59 @@ class Predictor:
                 f"The {what} is too long ({len(facts)} {unit}, {characters} characters); "
                 f"the limit is {MAX_SENTENCES} {unit} and {MAX_CHARACTERS} characters."
             )
-        passes = passes or self.model.config.passes
-        if passes < 1 or (self.max_passes is not None and passes > self.max_passes):
-            raise InputError(f"This model runs 1 to {self.max_passes or 'any number of'} passes, not {passes}.")
-        text = "\n".join([*facts, question])
         read_as = self._read_as(units, question_words)
         units = [[read_as.get(w, w) for w in unit] for unit in units]
         question_words = [read_as.get(w, w) for w in question_words]
-        layout = self.model.config.layout
-        read, read_units = facts[-layout["max_facts"] :], units[-layout["max_facts"] :]
+        max_facts = self.model.config.max_facts
+        read_units = units[-max_facts:]
         stories = [read_units]  # and a story of several facts once without each: the facts' importance
         if not self.word_level and len(read_units) > 1:
             stories += [read_units[:i] + read_units[i + 1 :] for i in range(len(read_units))]
-        examples = [Example(context=story, question=question_words, answer=[]) for story in stories]
-        output = self.model(make_batch(examples, self.vocab, **layout).to(self.device), passes=passes)
-        logits = output.logits[0].cpu()
+        return _Prepared(
+            text="\n".join([*facts, question]),
+            facts=facts,
+            read=facts[-max_facts:],
+            units=units,
+            question=question_words,
+            read_as=read_as,
+            examples=[Example(context=story, question=question_words, answer=[]) for story in stories],
+        )
+
+    def _finish(
+        self, p: _Prepared, probs: torch.Tensor, gates: torch.Tensor, logits: torch.Tensor, passes: int, top_k: int
+    ) -> Prediction:
+        """The Prediction of one prepared ask from its rows of the batch: answer probabilities
+        probs [examples, A, V] (the story, then without each fact), the story's gates [P, F] and logits."""
+        read = p.read
         if self.model.config.answer_mode == "tags":
             best, index = best_tags(logits[: len(read)])
-            tags = [(self.vocab.answers[i], p) for i, p in zip(index.tolist(), best.tolist(), strict=True)]
+            tags = [(self.vocab.answers[i], q) for i, q in zip(index.tolist(), best.tolist(), strict=True)]
             answer, confidence, top, importance = " ".join(t for t, _ in tags), float(best.mean()), [], []
         else:
             tags = []
-            probs = torch.softmax(output.logits.cpu(), -1)  # [stories, A, V]
             ranked = top_sequences(probs[0], self.vocab.answers, max(1, top_k))
             ids = [self.vocab.answer_index[w] for w in ranked[0][0]]
             importance = [round(ranked[0][1] - sequence_probability(row, ids), 6) for row in probs[1:]]
-            if len(read_units) == 1 and not self.word_level:  # without its one fact, a story has nothing to answer from
+            if len(read) == 1 and not self.word_level:  # without its one fact, a story has nothing to answer from
                 importance = [round(ranked[0][1], 6)]
-            back = {known: new for new, known in read_as.items()}
-            forms = surface_forms(text, back.values())
-            top = [(",".join(forms.get(back.get(w), w) for w in words), p) for words, p in ranked]
+            back = {known: new for new, known in p.read_as.items()}
+            forms = surface_forms(p.text, back.values())
+            top = [(",".join(forms.get(back.get(w), w) for w in words), q) for words, q in ranked]
             answer, confidence = top[0]
-        unknown = self.vocab.unknown([w for unit in units for w in unit] + question_words)
-        guess = self._guess_reason(units, question_words, unknown)
+        unknown = self.vocab.unknown([w for unit in p.units for w in unit] + p.question)
+        guess = self._guess_reason(p.units, p.question, unknown)
         return Prediction(
             answer=answer,
             confidence=confidence,
             top_answers=top,
             facts=read,
-            gates=[[round(g, 6) for g in row[: len(read)]] for row in output.gates[0].cpu().tolist()],
+            gates=[[round(g, 6) for g in row[: len(read)]] for row in gates.tolist()],
             unknown_words=unknown,
-            dropped_facts=len(facts) - len(read),
+            dropped_facts=len(p.facts) - len(read),
             passes=passes,
             tags=tags,
             importance=importance,
-            read_as={surface_forms(text, [new])[new]: known for new, known in read_as.items()},
+            read_as={surface_forms(p.text, [new])[new]: known for new, known in p.read_as.items()},
             guess=guess is not None,
             guess_reason=guess,
         )
