@@ -111,8 +111,7 @@ def save_checkpoint(
             raise ValueError("an ensemble's config needs one entry in 'members' per member")
         described = zip(config["members"], weights, strict=True)
         full_config["members"] = [{**info, "weights": name} for info, name in described]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _new_directory_beside(path)
     try:
         for name, member in zip(weights, members, strict=True):
             save_file({k: v.detach().cpu().contiguous() for k, v in member.state_dict().items()}, tmp / name)
@@ -124,16 +123,87 @@ def save_checkpoint(
             (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         if kinds is not None:
             (tmp / KINDS_FILE).write_text(kinds.dumps(), encoding="utf-8")
-        for file in tmp.iterdir():  # readable by all, like a folder made by hand (mkdtemp's is private)
-            file.chmod(0o644)
-        tmp.chmod(0o755)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _new_directory_beside(path: Path) -> Path:
+    """A temporary directory next to `path`, to fill and then move into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    """Make the filled temporary directory `path`, replacing what was there in one rename."""
+    for item in tmp.rglob("*"):  # readable by all, like a folder made by hand (mkdtemp's is private)
+        item.chmod(0o755 if item.is_dir() else 0o644)
+    tmp.chmod(0o755)
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Collections: one checkpoint per task, kept together (the papers' one model per bAbI task)
+
+COLLECTION_FILE = "collection.json"
+MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a member folder: a plain name inside the collection
+
+
+@dataclass
+class Collection:
+    path: Path
+    members: dict[str, Path]  # task ("babi:3") -> its checkpoint directory
+    config: dict  # description, command, paper (the column to compare with), notes per task
+    metrics: dict
+
+
+def is_collection(path: str | os.PathLike) -> bool:
+    return (Path(path) / COLLECTION_FILE).is_file()
+
+
+def load_collection(path: str | os.PathLike) -> Collection:
+    """Read a collection's JSON files (its members' checkpoints are loaded one by one by their user)."""
+    path = Path(path)
+    config = _read_json(path / COLLECTION_FILE)
+    members = config.get("members")
+    if not isinstance(members, dict) or not members:
+        raise CheckpointError(f"{path}: collection.json needs 'members': {{task: folder}}")
+    bad = [name for name in members.values() if not (isinstance(name, str) and MEMBER_NAME.fullmatch(name))]
+    if bad:
+        raise CheckpointError(f"{path}: collection members must be folders inside it, not {bad}")
+    missing = [name for name in members.values() if not (path / name / FILES[0]).exists()]
+    if missing:
+        raise CheckpointError(f"{path}: missing member checkpoints {missing}")
+    metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+    return Collection(path, {task: path / name for task, name in members.items()}, config, metrics)
+
+
+def save_collection(path: str | os.PathLike, sources: dict[str, Path], config: dict, metrics: dict) -> Path:
+    """Write a collection atomically: each task's checkpoint (`sources`: task -> checkpoint
+    directory) copied into a folder of its own, then collection.json (config and the members) and
+    metrics.json."""
+    path = Path(path)
+    tmp = _new_directory_beside(path)
+    try:
+        members = {}
+        for task, source in sources.items():
+            name = task.replace(":", "")  # babi:3 -> babi3
+            (tmp / name).mkdir()
+            for file in Path(source).iterdir():
+                if file.is_file() and is_checkpoint_file(file.name):
+                    shutil.copy2(file, tmp / name / file.name)
+            members[task] = name
+        for name, data in ((COLLECTION_FILE, {**config, "members": members}), ("metrics.json", metrics)):
+            (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

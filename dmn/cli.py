@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from dmn import __version__
-from dmn.checkpoint import CheckpointError, load_checkpoint
+from dmn.checkpoint import CheckpointError, is_collection, load_checkpoint, load_collection
 from dmn.data import HELD_OUT, DataFormatError, DataNotFoundError, load_task, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
     accuracy_by_task,
     accuracy_by_word_kind,
+    accuracy_on_test_set,
     format_gate_table,
     format_table,
     gate_accuracy,
@@ -394,7 +395,27 @@ def _fit_until_interrupted(run: TrainingRun, out: str) -> dict:
         signal.signal(signal.SIGINT, previous)
 
 
+def cmd_eval_collection(args: argparse.Namespace) -> int:
+    """eval of a collection (one checkpoint per task): each member on its own task's test set, one table."""
+    if args.split != "test" or args.task or args.unknown_words or args.gates:
+        raise ValueError("a collection is evaluated on the test sets of its members' tasks only: leave out the options")
+    device = pick_device(args.device)
+    collection = load_collection(args.checkpoint)
+    accuracy = {}
+    for task, member in collection.members.items():
+        ckpt = load_checkpoint(member, device)
+        accuracy |= accuracy_on_test_set(
+            ckpt.model, ckpt.vocab, task, ckpt.config.get("size", "1k"), args.data_dir, device
+        )
+    print(format_table(accuracy, collection.config.get("paper", "dmn"), collection.config.get("notes")))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"test_accuracy": accuracy, **summary(accuracy)}, indent=2) + "\n")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if is_collection(args.checkpoint):
+        return cmd_eval_collection(args)
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device)
     task = args.task or ckpt.config.get("task", "babi:all")

@@ -373,3 +373,24 @@ def test_held_out_sentences_are_left_out_of_training_and_measured_by_eval(data_d
     assert "held out other training sentences" in capsys.readouterr().err
     with pytest.raises(ValueError, match="training sentences held out 300 \\(this run: 0\\)"):
         TrainingRun(RunSpec("sst:fine", variant="dmn+", hidden=8, init_from=members[0]), data_dir=str(data_dir))
+
+
+def test_a_collection_keeps_one_checkpoint_per_task_and_eval_measures_each_on_its_own_task(trained, data_dir, tmp_path):
+    from dmn.checkpoint import load_collection, save_collection
+
+    out, _ = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = {"description": "one per task", "paper": "dmn+ 10k", "notes": {"babi:1": "a note"}, "command": "x"}
+    path = save_collection(tmp_path / "per-task", {"babi:1": out}, config, {"test_accuracy": metrics["test_accuracy"]})
+    assert sorted(p.name for p in path.iterdir()) == ["babi1", "collection.json", "metrics.json"]
+    assert load_collection(path).members == {"babi:1": path / "babi1"}
+    written = tmp_path / "eval.json"
+    result = run_cli("eval", "--checkpoint", str(path), "--data-dir", str(data_dir), "--json", str(written))
+    assert result.returncode == 0, result.stderr
+    assert "DMN+ 10k %" in result.stdout and "a note" in result.stdout and "passed (>= 95%)" in result.stdout
+    measured = json.loads(written.read_text())
+    assert measured["test_accuracy"] == pytest.approx(metrics["test_accuracy"]) and {"mean", "passed"} <= set(measured)
+    refused = run_cli("eval", "--checkpoint", str(path), "--gates", "--data-dir", str(data_dir))
+    assert refused.returncode == 2 and "collection" in refused.stderr
+    (path / "collection.json").write_text(json.dumps({"members": {"babi:1": "../elsewhere"}}))
+    assert "folders inside it" in run_cli("eval", "--checkpoint", str(path)).stderr

@@ -2,13 +2,14 @@
 
 import pytest
 
-from dmn.checkpoint import find_checkpoints, load_checkpoint
+from dmn.checkpoint import find_checkpoints, is_collection, load_checkpoint, load_collection
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set
 from dmn.predict import Predictor
 from dmn.train import validation_set
 from tests.conftest import REPO
 
 SHIPPED = find_checkpoints(REPO / "checkpoints")
+COLLECTIONS = [p for p in sorted((REPO / "checkpoints").iterdir()) if is_collection(p)]
 
 
 def test_the_joint_babi_checkpoint_ships():
@@ -44,3 +45,17 @@ def test_the_joint_model_answers_a_simple_story():
     )
     assert p.answer == "office"
     assert p.top_facts[0] == 2  # the first pass attends to the sentence that answers it
+
+
+@pytest.mark.parametrize("path", COLLECTIONS, ids=lambda p: p.name)
+def test_a_shipped_collection_has_one_small_model_per_task_that_its_metrics_measure(path, data_dir):
+    collection = load_collection(path)
+    assert sorted(collection.members, key=lambda t: int(t[5:])) == [f"babi:{t}" for t in range(1, 21)]
+    measured = {}
+    for task, member in collection.members.items():
+        assert all(f.stat().st_size < 2**20 for f in member.iterdir())  # each model under 1 MB
+        ckpt = load_checkpoint(member)
+        assert ckpt.config["task"] == task and ckpt.metrics["command"].startswith("python -m dmn train")
+        measured |= accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config["size"], data_dir, "cpu")
+    assert measured == pytest.approx(collection.metrics["test_accuracy"], abs=1e-9)
+    assert collection.metrics["command"].startswith("python scripts/babi_per_task.py")
