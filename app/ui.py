@@ -44,6 +44,9 @@ LAUNCH_KWARGS: dict[str, Any] = {
     "footer_links": ["api", "settings"],
     # Gradio refuses bigger uploads before any handler sees them (the Train tab checks again, with messages)
     "max_file_size": train_tab.training.Limits.from_env().max_upload_bytes,
+    # each session (a browser tab, a gradio_client Client, a bare API call) keeps a copy of the page's
+    # state; Gradio's default keeps 10,000 of them, a slow climb in memory for API calls without a session
+    "state_session_capacity": 1000,
 }
 
 

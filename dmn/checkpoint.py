@@ -15,6 +15,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,43 +113,41 @@ def save_checkpoint(
             raise ValueError("an ensemble's config needs one entry in 'members' per member")
         described = zip(config["members"], weights, strict=True)
         full_config["members"] = [{**info, "weights": name} for info, name in described]
-    tmp = _new_directory_beside(path)
-    try:
+    with _written_atomically(path) as tmp:
         for name, member in zip(weights, members, strict=True):
             save_file({k: v.detach().cpu().contiguous() for k, v in member.state_dict().items()}, tmp / name)
-        for name, data in (
-            ("config.json", full_config),
-            ("vocab.json", vocab.to_json()),
-            ("metrics.json", metrics),
-        ):
-            (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        _write_json(tmp, {"config.json": full_config, "vocab.json": vocab.to_json(), "metrics.json": metrics})
         if kinds is not None:
             (tmp / KINDS_FILE).write_text(kinds.dumps(), encoding="utf-8")
-        _move_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
-def _new_directory_beside(path: Path) -> Path:
-    """A temporary directory next to `path`, to fill and then move into place."""
+@contextmanager
+def _written_atomically(path: Path) -> Iterator[Path]:
+    """A temporary directory beside `path` to fill; on success it becomes `path` in one rename
+    (replacing what was there), on any failure it is removed and `path` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for item in tmp.rglob("*"):  # readable by all, like a folder made by hand (mkdtemp's is private)
+            item.chmod(0o755 if item.is_dir() else 0o644)
+        tmp.chmod(0o755)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Make the filled temporary directory `path`, replacing what was there in one rename."""
-    for item in tmp.rglob("*"):  # readable by all, like a folder made by hand (mkdtemp's is private)
-        item.chmod(0o755 if item.is_dir() else 0o644)
-    tmp.chmod(0o755)
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _write_json(folder: Path, files: dict[str, dict]) -> None:
+    for name, data in files.items():
+        (folder / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,8 +191,7 @@ def save_collection(path: str | os.PathLike, sources: dict[str, Path], config: d
     directory) copied into a folder of its own, then collection.json (config and the members) and
     metrics.json."""
     path = Path(path)
-    tmp = _new_directory_beside(path)
-    try:
+    with _written_atomically(path) as tmp:
         members = {}
         for task, source in sources.items():
             name = task.replace(":", "")  # babi:3 -> babi3
@@ -201,12 +200,7 @@ def save_collection(path: str | os.PathLike, sources: dict[str, Path], config: d
                 if file.is_file() and is_checkpoint_file(file.name):
                     shutil.copy2(file, tmp / name / file.name)
             members[task] = name
-        for name, data in ((COLLECTION_FILE, {**config, "members": members}), ("metrics.json", metrics)):
-            (tmp / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _write_json(tmp, {COLLECTION_FILE: {**config, "members": members}, "metrics.json": metrics})
     return path
 
 
