@@ -53,7 +53,7 @@ def test_a_shipped_collection_has_one_small_model_per_task_that_its_metrics_meas
     assert sorted(collection.members, key=lambda t: int(t[5:])) == [f"babi:{t}" for t in range(1, 21)]
     measured = {}
     for task, member in collection.members.items():
-        assert all(f.stat().st_size < 2**20 for f in member.iterdir())  # each model under 1 MB
+        assert all(f.stat().st_size < 10 * 2**20 for f in member.iterdir())  # Spaces without LFS
         ckpt = load_checkpoint(member)
         assert ckpt.config["task"] == task and ckpt.metrics["command"].startswith("python -m dmn train")
         measured |= accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config["size"], data_dir, "cpu")
