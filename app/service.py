@@ -16,15 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.typed_stories import TYPED_STORIES
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
 from dmn.data import (
     BABI_TASK_NAMES,
     DataNotFoundError,
     Example,
     Vocab,
-    babi_file,
     load_babi,
-    parse_babi,
     resolve_data_dir,
 )
 from dmn.predict import InputError, Prediction, Predictor
@@ -434,25 +433,29 @@ def task_choices() -> list[tuple[str, int]]:
     return [(f"{i} · {name}", i) for i, name in BABI_TASK_NAMES.items()]
 
 
-SAMPLES_DIR = Path(__file__).resolve().parent / "babi_samples"  # a few test stories per task, shipped
-
-
 @lru_cache(maxsize=40)
 def _test_set(task_id: int, data_dir: str) -> tuple[Example, ...]:
-    """The task's whole test set from the data folder, else the stories shipped in SAMPLES_DIR."""
-    try:
-        return tuple(load_babi([task_id], "1k", "test", data_dir=data_dir))
-    except DataNotFoundError:
-        return tuple(parse_babi(babi_file(task_id, "1k", "test", SAMPLES_DIR), task=f"babi:{task_id}"))
+    return tuple(load_babi([task_id], "1k", "test", data_dir=data_dir))
+
+
+def _typed_story(task_id: int, rng: random.Random | None) -> SampleStory:
+    """A story of the task written by hand for the project (app/typed_stories.py), for Sample where
+    no bAbI data is on the machine; it names no supporting facts."""
+    case = (rng or random).choice([c for c in TYPED_STORIES if c.task == task_id])
+    return SampleStory(task=task_id, story=case.story, question=case.question, answer=case.answer, supporting=[])
 
 
 def random_test_story(task_id: int, rng: random.Random | None = None) -> SampleStory:
-    """A random test question of a bAbI task: from the data folder's test set when there is one,
-    else from the few test stories the app ships (app/babi_samples)."""
+    """A random test question of a bAbI task from the data folder's test set; where there is none,
+    a story of the task written by hand for the project."""
     task_id = int(task_id)
     if task_id not in BABI_TASK_NAMES:
         raise ValueError(f"bAbI has tasks 1-20, not {task_id}")
-    example = (rng or random).choice(_test_set(task_id, str(resolve_data_dir())))
+    try:
+        examples = _test_set(task_id, str(resolve_data_dir()))
+    except DataNotFoundError:
+        return _typed_story(task_id, rng)
+    example = (rng or random).choice(examples)
     return SampleStory(
         task=task_id,
         story="\n".join(sentence(tokens) for tokens in example.context),

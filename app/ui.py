@@ -199,9 +199,13 @@ def sample(task: int) -> tuple[str, str, dict, str]:
         test = service.random_test_story(int(task))
     except (DataFormatError, ValueError, OSError) as err:
         raise gr.Error(f"Could not read a bAbI test story: {err}", print_exception=False) from None
+    kind = f"task {test.task} · {BABI_TASK_NAMES[test.task]}"
     note = (
-        f"**Random test story, task {test.task} · {BABI_TASK_NAMES[test.task]}.** The facts the dataset "
-        "says are needed to answer are ticked ✔ and outlined in green in the plots."
+        f"**Random test story, {kind}.** The facts the dataset says are needed to answer are ticked ✔ and "
+        "outlined in green in the plots."
+        if test.supporting
+        else f"**A story written for this demo, {kind}** (no bAbI data on this machine: "
+        "`python -m dmn download babi` brings the test sets)."
     )
     return test.story, test.question, asdict(test), note
 

@@ -1,5 +1,5 @@
 """Reading new names, places and things as known words of their kind (dmn/kinds.py), on
-hand-written stories and on the shipped checkpoint; and the typed stories of tests/typed_stories.py."""
+hand-written stories and on the shipped checkpoint; and the typed stories of app/typed_stories.py."""
 
 import json
 import re
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from app.typed_stories import TYPED_STORIES
 from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, tokenize
 from dmn.kinds import KINDS_FILE, WordKinds, surface_forms
 from dmn.model import DMN, DMNConfig
 from dmn.predict import Predictor
-from tests.typed_stories import TYPED_STORIES
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "babi-joint"
 TYPED_ACCURACY = 0.90  # the shipped model on the typed stories (115 of 127 when measured; README)

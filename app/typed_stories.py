@@ -1,6 +1,6 @@
 """Stories typed as a user would: bAbI's 20 question shapes with names, places and objects the
-model has never seen, and some free phrasing. Written by hand for tests/test_typed_stories.py;
-none is taken from the bAbI files."""
+model has never seen, and some free phrasing. Written by hand, none taken from the bAbI files:
+tests/test_kinds.py measures the model on them, and Sample offers them where no bAbI data is."""
 
 from typing import NamedTuple
 
