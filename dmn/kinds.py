@@ -66,6 +66,7 @@ class WordKinds:
 
     def __post_init__(self) -> None:
         self.open_words = frozenset(w for fillers in self.slots.values() for w in fillers)
+        self._totals = {slot: sum(fillers.values()) for slot, fillers in self.slots.items()}
 
     def question_shape(self, question: Sequence[str]) -> str:
         """A question with its open words (names, places, objects...) as "_": "where is _"."""
@@ -83,11 +84,9 @@ class WordKinds:
                 if w != word:
                     continue
                 for slot, weight in _slots(words, i):
-                    fillers = self.slots.get(slot, {})
-                    total = sum(fillers.values())
-                    for filler, n in fillers.items():
+                    for filler, n in self.slots.get(slot, {}).items():
                         coverage[filler] += weight
-                        share[filler] += weight * n / total
+                        share[filler] += weight * n / self._totals[slot]
         return {w: (coverage[w], share[w]) for w in coverage}
 
     def place(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -199,6 +200,7 @@ class Predictor:
         """The Prediction of one prepared ask from its rows of the batch: answer probabilities
         probs [examples, A, V] (the story, then without each fact), the story's gates [P, F] and logits."""
         read = p.read
+        forms = surface_forms(p.text, p.read_as)  # each new word as the user first wrote it
         if self.model.config.answer_mode == "tags":
             best, index = best_tags(logits[: len(read)])
             tags = [(self.vocab.answers[i], q) for i, q in zip(index.tolist(), best.tolist(), strict=True)]
@@ -211,7 +213,6 @@ class Predictor:
             if len(read) == 1 and not self.word_level:  # without its one fact, a story has nothing to answer from
                 importance = [round(ranked[0][1], 6)]
             back = {known: new for new, known in p.read_as.items()}
-            forms = surface_forms(p.text, back.values())
             top = [(",".join(forms.get(back.get(w), w) for w in words), q) for words, q in ranked]
             answer, confidence = top[0]
         unknown = self.vocab.unknown([w for unit in p.units for w in unit] + p.question)
@@ -227,7 +228,7 @@ class Predictor:
             passes=passes,
             tags=tags,
             importance=importance,
-            read_as={surface_forms(p.text, [new])[new]: known for new, known in p.read_as.items()},
+            read_as={forms[new]: known for new, known in p.read_as.items()},
             guess=guess is not None,
             guess_reason=guess,
         )
@@ -237,8 +238,12 @@ class Predictor:
         kinds = self.checkpoint.kinds
         if kinds is None or self.word_level:
             return {}
-        known = [w for w in self.vocab.words if not w.startswith("<")]
-        return kinds.place([*units, question], known, self.vocab.answers)
+        return kinds.place([*units, question], self._known_words, self.vocab.answers)
+
+    @functools.cached_property
+    def _known_words(self) -> frozenset[str]:
+        """The vocabulary's words, special tokens left out (made once, not on every question)."""
+        return frozenset(w for w in self.vocab.words if not w.startswith("<"))
 
     def _guess_reason(self, units: list[list[str]], question: list[str], unknown: list[str]) -> str | None:
         """Why the answer is a guess (input outside what the model was trained on), or None."""
