@@ -1,7 +1,7 @@
 """The Train tab: settings, Start/Stop, a progress bar with ETA, live curves, a log, and the
 checkpoint zips (download, upload). Built by `build()` inside `app.ui.build_demo()`.
 
-Training runs in a background thread (`app.training.JOBS`); Start returns at once and a gr.Timer
+Training runs in a background thread (`app.jobs.JOBS`); Start returns at once and a gr.Timer
 polls the job every second, so no Gradio worker waits on a run and the Ask tab stays served.
 API endpoints: train_start, train_status, train_stop, check_babi_file, upload_checkpoint,
 download_checkpoint.
@@ -14,8 +14,12 @@ from typing import Any
 
 import gradio as gr
 
-from app import plots, sentence_tabs, service, training
+from app import jobs, plots, prepare, sentence_tabs, service, train_data
+from app.limits import Limits, TrainError, format_seconds
+from app.train_settings import BOUNDS, TrainSettings
+from app.user_checkpoints import install_checkpoint_zip, upload_name, zip_checkpoint
 from dmn.checkpoint import CheckpointError
+from dmn.data import BABI_TASK_NAMES, resolve_data_dir
 
 POLL_SECONDS = 1.0
 TOAST_SECONDS = 8
@@ -64,7 +68,7 @@ EMPTY_PROGRESS = (
 )
 
 
-def intro(limits: training.Limits) -> str:
+def intro(limits: Limits) -> str:
     return f"""## Train your own DMN
 Choose what to train on and the model's settings, then press **Start**. After every epoch the curves
 show the training loss and the accuracy on held-out validation questions; the best model so far is
@@ -76,7 +80,7 @@ a checkpoint you trained elsewhere (`python -m dmn train ...`): it is listed in 
 **On this server:** {limits.describe()}."""
 
 
-def limits_help(limits: training.Limits) -> str:
+def limits_help(limits: Limits) -> str:
     def now(value: Any, unit: str = "") -> str:
         return "no limit" if value is None else f"{value:,}{unit}"
 
@@ -97,7 +101,7 @@ One run at a time: a second **Start** while a run is going says so and shows tha
 New checkpoints go to `DMN_CHECKPOINT_DIR` (now `{service.user_checkpoint_dir()}`); the shipped ones
 are never changed. Names keep only letters, digits, `.`, `_` and `-`, and a name that is taken gets a
 suffix (`my-model-2`). The data (bAbI, SST, EWT) comes from `DMN_DATA_DIR` (now
-`{training.resolve_data_dir()}`), or is downloaded when missing. On a GPU machine training uses the GPU; on
+`{resolve_data_dir()}`), or is downloaded when missing. On a GPU machine training uses the GPU; on
 ZeroGPU it runs inside `spaces.GPU`.
 
 **API** (see "Use via API" at the bottom of the page): `train_start` starts a run and returns its
@@ -144,7 +148,7 @@ def start(
 
     A second run while one is going is refused with "busy": the status is then the running job's.
     """
-    settings = training.TrainSettings(
+    settings = TrainSettings(
         dataset=dataset or "babi",
         tasks=list(tasks or []),
         size=size or "1k",
@@ -171,10 +175,10 @@ def start(
         tie_break_loss=tie_break_loss,
     )
     try:
-        job = training.JOBS.start(settings)
-    except training.Busy as busy:
+        job = jobs.JOBS.start(settings)
+    except jobs.Busy as busy:
         return {**busy.job.snapshot(), "started": False, "busy": True, "error": str(busy)}
-    except training.TrainError as err:
+    except TrainError as err:
         return {"job": None, "token": None, "state": None, "running": False, "started": False, "busy": False,
                 "error": str(err)}  # fmt: skip
     return {**job.snapshot(token=job.token), "started": True, "busy": False, "error": None}
@@ -183,7 +187,7 @@ def start(
 def train_status(job: str) -> dict:
     """The state of a training run: state, epoch, epochs, history (loss and validation accuracy per
     epoch), eta and elapsed seconds, log, saved_as (the new checkpoint's name once it is written)."""
-    found = training.JOBS.get(job)
+    found = jobs.JOBS.get(job)
     if found is None:
         return {"job": job, "state": None, "running": False, "error": "There is no such run."}
     return {**found.snapshot(), "error": None}
@@ -191,8 +195,8 @@ def train_status(job: str) -> dict:
 
 def train_stop(job: str, token: str) -> dict:
     """Stop a run at its next step (the best checkpoint so far is kept); needs the token train_start gave."""
-    stopping, message = training.JOBS.stop(job, token)
-    found = training.JOBS.get(job)
+    stopping, message = jobs.JOBS.stop(job, token)
+    found = jobs.JOBS.get(job)
     status = found.snapshot() if found else {"job": job}
     return {**status, "stopping": stopping, "error": None if stopping else message}
 
@@ -212,7 +216,7 @@ def after_start(status: dict, session: dict | None) -> tuple:
 
 def stop(session: dict | None) -> Any:
     session = session or {}
-    stopping, message = training.JOBS.stop(session.get("job"), session.get("token"))
+    stopping, message = jobs.JOBS.stop(session.get("job"), session.get("token"))
     if not stopping:
         gr.Warning(message, duration=TOAST_SECONDS)
     return gr.update() if stopping else f"**✘ {html.escape(message)}**"
@@ -223,17 +227,17 @@ def progress_html(snap: dict | None) -> str:
     if not snap or not snap.get("job"):
         return EMPTY_PROGRESS
     state, epoch, epochs = snap["state"], snap["epoch"], snap["epochs"]
-    label = training.STATE_TEXT.get(state, state)
+    label = jobs.STATE_TEXT.get(state, state)
     where = f"epoch {epoch} of {epochs}" if epoch else ("preparing the data" if state == "preparing" else "epoch 1")
     if state == "training" and epoch == 0:
         where = f"epoch 1 of {epochs} running"
     step = snap.get("step") if snap["running"] else None
     if step:  # the epoch under way, by its batches
         where = f"epoch {step['epoch']} of {epochs}, batch {step['done']:,} of {step['total']:,}"
-    elapsed = training.format_seconds(snap["elapsed"])
+    elapsed = format_seconds(snap["elapsed"])
     if snap["running"]:
         if snap["eta"] is not None:
-            left = f"about {training.format_seconds(snap['eta'])} left"
+            left = f"about {format_seconds(snap['eta'])} left"
             if snap.get("time_limit") and epoch and snap["eta"] + 1 < _eta_without_limit(snap):
                 left += " (time limit)"
         else:
@@ -310,7 +314,7 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
     ended, list its checkpoint in the pickers and stop polling."""
     outputs = ("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos")
     keep = dict.fromkeys(outputs, gr.update())
-    job = training.JOBS.get((session or {}).get("job"))
+    job = jobs.JOBS.get((session or {}).get("job"))
     if job is None:
         return tuple({**keep, "timer": gr.Timer(active=False)}.values())
     snap = job.snapshot()
@@ -345,7 +349,7 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
 def on_load(session: dict | None, dataset: str, tasks: list[int] | None, size: str) -> tuple:
     """A page that opens while a run is going watches it; the data status is checked."""
     session = dict(session or {})
-    current = training.JOBS.current()
+    current = jobs.JOBS.current()
     data = data_status(dataset, tasks, size)
     if current is not None:
         token = session.get("token") if session.get("job") == current.id else None
@@ -354,12 +358,12 @@ def on_load(session: dict | None, dataset: str, tasks: list[int] | None, size: s
 
 
 def data_status(dataset: str, tasks: list[int] | None, size: str) -> str:
-    return training.data_status(training.TrainSettings(dataset=dataset or "babi", tasks=list(tasks or []), size=size))
+    return train_data.data_status(TrainSettings(dataset=dataset or "babi", tasks=list(tasks or []), size=size))
 
 
 def show_dataset(dataset: str) -> tuple:
     """The settings that apply to a dataset: bAbI tasks, the file, the sentence options, gate supervision."""
-    task = training.DATASETS.get(dataset, training.DATASETS["babi"]).task
+    task = train_data.DATASETS.get(dataset, train_data.DATASETS["babi"]).task
     return (
         gr.update(visible=dataset == "babi"),
         gr.update(visible=dataset == "file"),
@@ -375,18 +379,18 @@ def check_babi_file(own_file: str | None) -> str:
     if not own_file:
         return ""
     try:
-        examples = training.read_babi_upload(own_file)
-    except training.TrainError as err:
+        examples = train_data.read_babi_upload(own_file)
+    except TrainError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
         return f"✘ {html.escape(str(err), quote=False)}"
-    return f"✔ {html.escape(training.upload_name(own_file))}: {training.describe_examples(examples)}."
+    return f"✔ {html.escape(upload_name(own_file))}: {train_data.describe_examples(examples)}."
 
 
 def default_name(dataset: str, tasks: list[int] | None, size: str, own_file: str | None, variant: str) -> Any:
-    settings = training.TrainSettings(
+    settings = TrainSettings(
         dataset=dataset, tasks=sorted(set(tasks or [1])), size=size, file=own_file, variant=variant
     )
-    name = training.DATASETS.get(dataset, training.DATASETS["babi"]).default_name(settings)
+    name = prepare.default_name(settings)
     return gr.update(placeholder=f"{name}  (leave empty for this name)")
 
 
@@ -398,8 +402,8 @@ def upload_checkpoint(zip_file: str | None) -> tuple:
     if not zip_file:
         return "", *keep
     try:
-        name = training.install_checkpoint_zip(zip_file)
-    except training.TrainError as err:
+        name = install_checkpoint_zip(zip_file)
+    except TrainError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
         return f"✘ {html.escape(str(err), quote=False)}", *keep
     path = (service.user_checkpoint_dir() / name).resolve()
@@ -419,7 +423,7 @@ def download_checkpoint(checkpoint: str | None) -> Any:
     if not checkpoint:
         return gr.update(value=None, interactive=False, label="Download .zip")
     try:
-        path = training.zip_checkpoint(checkpoint)
+        path = zip_checkpoint(checkpoint)
     except CheckpointError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
         return gr.update(value=None, interactive=False, label="Download .zip")
@@ -435,7 +439,7 @@ def build(
 ) -> None:
     """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo); a finished run
     refreshes the checkpoint pickers of the Ask, Sentiment and Part-of-speech tabs."""
-    limits = training.Limits.from_env()
+    limits = Limits.from_env()
     session = gr.State({})
     seen = gr.State(None)
     timer = gr.Timer(POLL_SECONDS, active=False)
@@ -444,7 +448,7 @@ def build(
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
             dataset = gr.Radio(
-                [(d.label, key) for key, d in training.DATASETS.items()],
+                [(d.label, key) for key, d in train_data.DATASETS.items()],
                 value="babi",
                 label="Train on",
                 elem_id="train-dataset",
@@ -476,11 +480,11 @@ def build(
                     False, label="Train on phrases", elem_id="train-phrases",
                     info="Also train on every labelled phrase of SST's trees (far more examples, slower).",
                 )  # fmt: skip
-                glove_ok = training.glove_available()
+                glove_ok = train_data.glove_available()
                 glove = gr.Checkbox(
                     False, label="Start from GloVe 50d vectors", interactive=glove_ok, elem_id="train-glove",
                     info="Pretrained word vectors (GloVe 6B 50d) instead of random ones."
-                    if glove_ok else training.GLOVE_MISSING,
+                    if glove_ok else train_data.GLOVE_MISSING,
                 )  # fmt: skip
                 spelling = gr.Checkbox(
                     False, label="Read unknown words by their spelling", elem_id="train-spelling",
@@ -495,7 +499,7 @@ def build(
                 elem_id="train-variant",
             )
             with gr.Row():
-                passes = gr.Slider(1, training.BOUNDS["passes"][1], value=3, step=1, label="Passes",
+                passes = gr.Slider(1, BOUNDS["passes"][1], value=3, step=1, label="Passes",
                                    info="Times the memory reads the story")  # fmt: skip
                 hidden = gr.Slider(8, 256, value=80, step=8, label="Hidden size", info="Units in every GRU",
                                    elem_id="train-hidden")  # fmt: skip
@@ -591,7 +595,7 @@ def build(
     private: dict[str, Any] = {"api_visibility": "private"}
     dataset.change(show_dataset, [dataset], [babi_group, file_group, sentence_group, phrases, gate, limit], **private)
     gr.on([dataset.change, tasks.change, size.change], data_status, [dataset, tasks, size], [data_md], **private)
-    all_tasks.click(lambda: list(training.BABI_TASK_NAMES), None, [tasks], **private)
+    all_tasks.click(lambda: list(BABI_TASK_NAMES), None, [tasks], **private)
     variant.change(lambda v: v == "dmn", [variant], [gate], **private)
     gr.on(
         [dataset.change, tasks.change, size.change, own_file.change, variant.change],

@@ -21,7 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 import gradio as gr  # noqa: E402
 
-from app import compare_tab, playback, plots, sentence_tabs, service, texts, train_tab  # noqa: E402
+from app import compare_tab, limits, playback, plots, sentence_tabs, service, texts, train_tab  # noqa: E402
 from app.examples import EXAMPLES, find_example  # noqa: E402
 from dmn import kernels  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
@@ -43,7 +43,7 @@ LAUNCH_KWARGS: dict[str, Any] = {
     "css": CSS,
     "footer_links": ["api", "settings"],
     # Gradio refuses bigger uploads before any handler sees them (the Train tab checks again, with messages)
-    "max_file_size": train_tab.training.Limits.from_env().max_upload_bytes,
+    "max_file_size": limits.Limits.from_env().max_upload_bytes,
     # each session (a browser tab, a gradio_client Client, a bare API call) keeps a copy of the page's
     # state; Gradio's default keeps 10,000 of them, a slow climb in memory for API calls without a session
     "state_session_capacity": 1000,

@@ -22,10 +22,24 @@ pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
-from app import plots, sentence_tabs, service, train_tab, training, ui  # noqa: E402
+from app import jobs, plots, prepare, sentence_tabs, service, train_data, train_settings, train_tab, ui  # noqa: E402
+from app.jobs import JOBS, OUT, STOP, Job, _gpu_seconds, train_in_folder  # noqa: E402
+from app.limits import Limits, TrainError  # noqa: E402
+from app.train_data import babi_status, per_task_limit, read_babi_upload, sentence_status, task_spec  # noqa: E402
+from app.train_settings import TrainSettings, check_settings, run_spec, train_command  # noqa: E402
+from app.user_checkpoints import (  # noqa: E402
+    EVENTS,
+    NAME_MAX,
+    free_name,
+    inside,
+    install_checkpoint_zip,
+    remove_stale_staging,
+    sanitize_name,
+    zip_checkpoint,
+)
 from dmn.checkpoint import FILES, load_checkpoint, save_checkpoint  # noqa: E402
 from dmn.data import Example, Vocab  # noqa: E402
-from dmn.download import DownloadError  # noqa: E402
+from dmn.download import DOWNLOADS, DownloadError  # noqa: E402
 from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble  # noqa: E402
 from dmn.train import RunSpec, TrainConfig  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
@@ -54,7 +68,7 @@ def user_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DMN_CHECKPOINT_DIR", str(folder))
         mp.setenv("DMN_DATA_DIR", str(data))
-        for name in training.Limits.ENV.values():
+        for name in Limits.ENV.values():
             mp.delenv(name, raising=False)
         yield folder
 
@@ -208,7 +222,7 @@ def test_one_run_at_a_time_stop_keeps_the_best_and_ask_stays_served(client, clea
         assert not refused["stopping"] and "Only whoever started" in refused["error"]
         assert client.predict(job, token, api_name="/train_stop")["stopping"]
     finally:
-        training.JOBS.stop(job, token)
+        JOBS.stop(job, token)
     done = wait(client, job)
     assert done["state"] == "stopped", done["message"]
     assert done["saved_as"] == "long-run" and 1 <= done["epoch"] < 200
@@ -220,19 +234,17 @@ def test_one_run_at_a_time_stop_keeps_the_best_and_ask_stays_served(client, clea
 
 
 def test_stop_before_the_first_epoch_saves_nothing(clean_user_dir):
-    job = training.JOBS.start(training.TrainSettings(tasks=[1], hidden=16, epochs=5, name="never"))
-    assert training.JOBS.stop(job.id, job.token)[0]
-    job = training.JOBS.wait(job.id, 60)
+    job = JOBS.start(TrainSettings(tasks=[1], hidden=16, epochs=5, name="never"))
+    assert JOBS.stop(job.id, job.token)[0]
+    job = JOBS.wait(job.id, 60)
     assert job.state == "cancelled" and "nothing was saved" in job.message
     assert list(clean_user_dir.iterdir()) == []
 
 
 def test_time_limit_stops_the_run_and_keeps_the_best(clean_user_dir, monkeypatch):
     monkeypatch.setenv("DMN_MAX_TRAIN_SECONDS", "3")
-    settings = training.TrainSettings(
-        tasks=[1], hidden=16, epochs=200, batch_size=20, limit=100, patience=0, name="timed"
-    )
-    job = training.JOBS.wait(training.JOBS.start(settings).id, 60)
+    settings = TrainSettings(tasks=[1], hidden=16, epochs=200, batch_size=20, limit=100, patience=0, name="timed")
+    job = JOBS.wait(JOBS.start(settings).id, 60)
     assert job.state == "stopped" and "time limit" in job.message, job.message
     metrics = json.loads((clean_user_dir / "timed" / "metrics.json").read_text())
     assert "DMN_MAX_TRAIN_SECONDS" in metrics["stopped"]
@@ -241,8 +253,8 @@ def test_time_limit_stops_the_run_and_keeps_the_best(clean_user_dir, monkeypatch
 
 def test_data_limit_uses_the_first_questions_of_each_task(clean_user_dir, monkeypatch):
     monkeypatch.setenv("DMN_MAX_TRAIN_EXAMPLES", "160")
-    settings = training.TrainSettings(tasks=[1, 2], hidden=16, epochs=1, batch_size=40, name="small")
-    job = training.JOBS.wait(training.JOBS.start(settings).id, 60)
+    settings = TrainSettings(tasks=[1, 2], hidden=16, epochs=1, batch_size=40, name="small")
+    job = JOBS.wait(JOBS.start(settings).id, 60)
     assert job.state == "done", job.message
     log = "\n".join(job.log)
     assert "using the first 80 questions of each task" in log
@@ -262,17 +274,17 @@ def test_epoch_limit_and_bad_settings_are_refused_with_messages(client, monkeypa
 
 def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("DMN_DATA_DIR", str(tmp_path / "empty"))
-    found, note = training.babi_status([1], "1k")
+    found, note = babi_status([1], "1k")
     assert not found and "Start** downloads it" in note and "python -m dmn download babi" in note
 
     def offline(data_dir):
         raise DownloadError("could not download https://dl.fbaipublicfiles.com/...: no network")
 
-    monkeypatch.setitem(training.DOWNLOADS, "babi", training.DOWNLOADS["babi"]._replace(run=offline))
-    earlier = training.JOBS.current()
+    monkeypatch.setitem(DOWNLOADS, "babi", DOWNLOADS["babi"]._replace(run=offline))
+    earlier = JOBS.current()
     if earlier is not None:  # a run left by an earlier test must end first: one run at a time
-        training.JOBS.wait(earlier.id, 120)
-    job = training.JOBS.wait(training.JOBS.start(training.TrainSettings(hidden=16, epochs=1)).id, 120)
+        JOBS.wait(earlier.id, 120)
+    job = JOBS.wait(JOBS.start(TrainSettings(hidden=16, epochs=1)).id, 120)
     assert job.state == "failed"
     assert "could not be downloaded" in job.message and "python -m dmn download babi" in job.message
     assert "DMN_DATA_DIR" in job.message and list(clean_user_dir.iterdir()) == []
@@ -283,7 +295,7 @@ def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_pa
 
 
 def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_user_dir):
-    if training.sentence_status("sst:binary")[0] is False:
+    if sentence_status("sst:binary")[0] is False:
         pytest.skip("SST data not found in DMN_DATA_DIR")
     started = start(client, dataset="sst-binary", tasks=[], gate_supervision=True, limit=100, epochs=1, name="")
     assert started["started"], started["error"]
@@ -313,25 +325,25 @@ def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_u
 
 
 def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
-    monkeypatch.setattr(training, "glove_available", lambda: True)
-    limits = training.Limits(max_train_examples=None)
-    settings = training.TrainSettings(dataset="sst-fine", tasks=[], gate_supervision=1.0, phrases=True, glove=True,
+    monkeypatch.setattr(train_settings, "glove_available", lambda: True)
+    limits = Limits(max_train_examples=None)
+    settings = TrainSettings(dataset="sst-fine", tasks=[], gate_supervision=1.0, phrases=True, glove=True,
                                       hidden=16, epochs=3, limit=50, variant="dmn+", spelling=True)  # fmt: skip
-    s = training.check_settings(settings, limits)
+    s = check_settings(settings, limits)
     assert s.gate_supervision == 0.0 and s.phrases and s.glove and s.spelling
-    monkeypatch.setattr(training, "sentence_status", lambda task: (True, ""))
-    data = training.DATASETS[s.dataset].prepare(s, limits, lambda line: None)
-    spec = training.run_spec(s, data)
+    monkeypatch.setattr(train_data, "sentence_status", lambda task: (True, ""))
+    data = prepare.prepare(s, limits, lambda line: None)
+    spec = run_spec(s, data)
     assert (spec.task, spec.variant, spec.hidden, spec.limit) == ("sst:fine", "dmn+", 16, 50)
     assert spec.phrases and spec.embeddings == "glove" and spec.train.gate_supervision == 0.0
     assert "--phrases --embeddings glove" in data.command and "--gate-supervision" not in data.command
     assert spec.word_signatures and spec.char_features and spec.train.rare_word_dropout == 0.25
     assert "--word-signatures --char-features --rare-word-dropout 0.25" in data.command
-    assert training.DATASETS[s.dataset].default_name(s) == "dmnplus-sst-fine"
+    assert prepare.default_name(s) == "dmnplus-sst-fine"
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.1, 1.0, 0.0)
     assert spec.positional_encoding and "--no-positional-encoding" not in data.command
     assert not spec.train.tie_break_loss and "--tie-break-loss" not in data.command
-    tuned = training.check_settings(
+    tuned = check_settings(
         dataclasses.replace(
             settings,
             dropout=0.3,
@@ -343,38 +355,38 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
         ),
         limits,
     )
-    data = training.DATASETS[tuned.dataset].prepare(tuned, limits, lambda line: None)
-    spec = training.run_spec(tuned, data)
+    data = prepare.prepare(tuned, limits, lambda line: None)
+    spec = run_spec(tuned, data)
     assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.3, 0.5, 0.999)
     assert "--dropout 0.3" in data.command and "--lr-decay 0.5 --weight-average 0.999" in data.command
     assert not spec.positional_encoding and "--no-positional-encoding" in data.command
     assert tuned.tie_break_loss and spec.train.tie_break_loss and "--tie-break-loss" in data.command
     assert not tuned.balance_tasks and "--balance-tasks" not in data.command  # one task: nothing to balance
 
-    pos = training.check_settings(training.TrainSettings(dataset="pos-ewt", phrases=True), limits)
+    pos = check_settings(TrainSettings(dataset="pos-ewt", phrases=True), limits)
     assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
-    spec = training.run_spec(pos, training.DATASETS["pos-ewt"].prepare(pos, limits, lambda line: None))
+    spec = run_spec(pos, prepare.prepare(pos, limits, lambda line: None))
     assert spec.task == "pos:ewt" and not spec.phrases and spec.embeddings is None
     assert not (spec.char_features or spec.word_signatures) and spec.train.rare_word_dropout == 0
-    with pytest.raises(training.TrainError, match="spelling needs the DMN\\+ model"):
-        training.check_settings(training.TrainSettings(dataset="pos-ewt", spelling=True), limits)
-    assert training.DATASETS["pos-ewt"].default_name(pos) == "dmn-pos-ewt"
+    with pytest.raises(TrainError, match="spelling needs the DMN\\+ model"):
+        check_settings(TrainSettings(dataset="pos-ewt", spelling=True), limits)
+    assert prepare.default_name(pos) == "dmn-pos-ewt"
 
-    babi = training.check_settings(training.TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
+    babi = check_settings(TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
     assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
-    joint = training.check_settings(training.TrainSettings(tasks=[3, 1], balance_tasks=True), limits)
-    command = training.train_command(joint, training.task_spec(joint.tasks), None)
+    joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True), limits)
+    command = train_command(joint, task_spec(joint.tasks), None)
     assert joint.balance_tasks and "--task babi:1,3" in command and "--balance-tasks" in command
 
-    monkeypatch.setattr(training, "glove_available", lambda: False)
-    with pytest.raises(training.TrainError, match="requirements-train.txt"):
-        training.check_settings(training.TrainSettings(dataset="sst-binary", glove=True), limits)
+    monkeypatch.setattr(train_settings, "glove_available", lambda: False)
+    with pytest.raises(TrainError, match="requirements-train.txt"):
+        check_settings(TrainSettings(dataset="sst-binary", glove=True), limits)
 
 
 def test_missing_sentence_data_is_downloaded_at_start_or_says_how_to_get_it(clean_user_dir, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     monkeypatch.setenv("DMN_DATA_DIR", str(empty))
-    found, note = training.sentence_status("pos:ewt")
+    found, note = sentence_status("pos:ewt")
     assert not found and "Start** downloads it" in note and "python -m dmn download ewt" in note
     assert "pos/ud_english_ewt" in note and "DMN_DATA_DIR" in note
     assert "python -m dmn download sst" in train_tab.data_status("sst-binary", [], "1k")
@@ -382,10 +394,8 @@ def test_missing_sentence_data_is_downloaded_at_start_or_says_how_to_get_it(clea
     def offline(data_dir):
         raise DownloadError("could not download https://nlp.stanford.edu/...: no network")
 
-    monkeypatch.setitem(training.DOWNLOADS, "sst", training.DOWNLOADS["sst"]._replace(run=offline))
-    job = training.JOBS.wait(
-        training.JOBS.start(training.TrainSettings(dataset="sst-binary", hidden=16, epochs=1)).id, 30
-    )
+    monkeypatch.setitem(DOWNLOADS, "sst", DOWNLOADS["sst"]._replace(run=offline))
+    job = JOBS.wait(JOBS.start(TrainSettings(dataset="sst-binary", hidden=16, epochs=1)).id, 30)
     assert job.state == "failed" and "could not be downloaded" in job.message and "no network" in job.message
     assert "python -m dmn download sst" in job.message and list(clean_user_dir.iterdir()) == []
 
@@ -397,12 +407,12 @@ def test_missing_sentence_data_is_downloaded_at_start_or_says_how_to_get_it(clea
         shutil.copytree(source / "sst", data_dir / "sst")
         return data_dir / "sst"
 
-    monkeypatch.setitem(training.DOWNLOADS, "sst", training.DOWNLOADS["sst"]._replace(run=download))
-    settings = training.TrainSettings(dataset="sst-binary", tasks=[], hidden=16, epochs=1, limit=50)
-    job = training.JOBS.wait(training.JOBS.start(settings).id, 120)
+    monkeypatch.setitem(DOWNLOADS, "sst", DOWNLOADS["sst"]._replace(run=download))
+    settings = TrainSettings(dataset="sst-binary", tasks=[], hidden=16, epochs=1, limit=50)
+    job = JOBS.wait(JOBS.start(settings).id, 120)
     assert job.state == "done", job.message
     assert "downloading it (about 0.8 MB)" in "\n".join(job.log)
-    assert training.sentence_status("sst:binary")[0]
+    assert sentence_status("sst:binary")[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,10 +537,10 @@ def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_other
     shutil.copytree(SHIPPED, clean_user_dir / "mine-babi")
     found = {key for _, key in service.download_choices()}
     assert {"mine-sst", "mine-babi", "babi-joint", "sst-binary", "sst-fine", "pos-ewt"} <= found
-    assert training.zip_checkpoint("mine-sst").name == "mine-sst.zip"
-    assert training.zip_checkpoint(str(clean_user_dir / "mine-babi")).name == "mine-babi.zip"
+    assert zip_checkpoint("mine-sst").name == "mine-sst.zip"
+    assert zip_checkpoint(str(clean_user_dir / "mine-babi")).name == "mine-babi.zip"
     with pytest.raises(Exception, match="No checkpoint called"):
-        training.zip_checkpoint(str(tmp_path))
+        zip_checkpoint(str(tmp_path))
 
     # one helper refreshes every picker, for uploads and finished runs alike
     updates = train_tab.picker_updates("mine-babi")
@@ -544,19 +554,19 @@ def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_other
 
 def test_a_good_zip_installs_under_a_sanitised_free_name(clean_user_dir, tmp_path):
     path = zip_of(tmp_path / "x.zip", {**shipped_members("..hidden name★/"), "__MACOSX/._x": b"", ".DS_Store": b""})
-    assert training.install_checkpoint_zip(path) == "hidden-name"
-    assert training.install_checkpoint_zip(zip_of(tmp_path / "babi-joint.zip", shipped_members())) == "babi-joint-2"
+    assert install_checkpoint_zip(path) == "hidden-name"
+    assert install_checkpoint_zip(zip_of(tmp_path / "babi-joint.zip", shipped_members())) == "babi-joint-2"
     assert sorted(p.name for p in clean_user_dir.iterdir()) == ["babi-joint-2", "hidden-name"]
     assert not (REPO / "checkpoints" / "babi-joint-2").exists()
 
 
 def test_an_ensemble_zips_with_its_members_weights_and_installs_again(clean_user_dir):
     tiny_sentence_checkpoint(clean_user_dir / "mine-pos", "pos:ewt", members=2)
-    path = training.zip_checkpoint("mine-pos")
+    path = zip_checkpoint("mine-pos")
     with zipfile.ZipFile(path) as archive:
         files = ["config.json", "metrics.json", "model-2.safetensors", "model.safetensors", "vocab.json"]
         assert sorted(archive.namelist()) == [f"mine-pos/{file}" for file in files]
-    assert training.install_checkpoint_zip(path) == "mine-pos-2"
+    assert install_checkpoint_zip(path) == "mine-pos-2"
     assert len(load_checkpoint(clean_user_dir / "mine-pos-2").model.members) == 2
 
 
@@ -578,50 +588,50 @@ def test_an_ensemble_zips_with_its_members_weights_and_installs_again(clean_user
         ("", "fallback"),
         ("..", "fallback"),
         ("★★★", "fallback"),
-        ("x" * 100, "x" * training.NAME_MAX),
+        ("x" * 100, "x" * NAME_MAX),
     ],
 )
 def test_names_are_sanitised(raw, name):
-    assert training.sanitize_name(raw, "fallback") == name
+    assert sanitize_name(raw, "fallback") == name
 
 
 def test_taken_names_get_a_suffix_and_nothing_escapes(tmp_path, monkeypatch):
     monkeypatch.setenv("DMN_CHECKPOINT_DIR", str(tmp_path))
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine-2").mkdir()
-    assert training.free_name("mine") == "mine-3"
-    assert training.free_name("babi-joint") == "babi-joint-2"  # a shipped name is taken too
-    assert training.free_name("new") == "new"
-    long = "y" * training.NAME_MAX
+    assert free_name("mine") == "mine-3"
+    assert free_name("babi-joint") == "babi-joint-2"  # a shipped name is taken too
+    assert free_name("new") == "new"
+    long = "y" * NAME_MAX
     (tmp_path / long).mkdir()
-    assert training.free_name(long) == "y" * (training.NAME_MAX - 2) + "-2"
+    assert free_name(long) == "y" * (NAME_MAX - 2) + "-2"
     for bad in ("..", "../x", "a/b", ""):
-        with pytest.raises(training.TrainError):
-            training.inside(tmp_path, bad)
+        with pytest.raises(TrainError):
+            inside(tmp_path, bad)
 
 
 def test_limits_come_from_the_environment():
-    assert training.Limits.from_env({}) == training.Limits(256, 200_000, 21_600, 50)
-    limits = training.Limits.from_env(
+    assert Limits.from_env({}) == Limits(256, 200_000, 21_600, 50)
+    limits = Limits.from_env(
         {"DMN_MAX_EPOCHS": "5", "DMN_MAX_TRAIN_EXAMPLES": "0", "DMN_MAX_TRAIN_SECONDS": "60", "DMN_MAX_UPLOAD_MB": "x"}
     )
-    assert limits == training.Limits(max_epochs=5, max_train_examples=None, max_train_seconds=60, max_upload_mb=50)
-    assert training.Limits.from_env({"DMN_MAX_EPOCHS": "-3"}).max_epochs == 256
+    assert limits == Limits(max_epochs=5, max_train_examples=None, max_train_seconds=60, max_upload_mb=50)
+    assert Limits.from_env({"DMN_MAX_EPOCHS": "-3"}).max_epochs == 256
     assert "at most 5 epochs, all questions, 1:00 per run" in limits.describe()
 
 
 def test_the_data_limit_splits_evenly_over_tasks():
-    assert training.per_task_limit({1: 1000, 2: 1000}, None, None) == (None, False)
-    assert training.per_task_limit({1: 1000, 2: 1000}, 100, 500) == (100, False)
-    assert training.per_task_limit({1: 1000, 2: 1000}, None, 500) == (250, True)
-    assert training.per_task_limit({1: 1000, 2: 1000}, 400, 500) == (250, True)
-    with pytest.raises(training.TrainError, match="Choose fewer tasks"):
-        training.per_task_limit(dict.fromkeys(range(20), 1000), None, 30)
+    assert per_task_limit({1: 1000, 2: 1000}, None, None) == (None, False)
+    assert per_task_limit({1: 1000, 2: 1000}, 100, 500) == (100, False)
+    assert per_task_limit({1: 1000, 2: 1000}, None, 500) == (250, True)
+    assert per_task_limit({1: 1000, 2: 1000}, 400, 500) == (250, True)
+    with pytest.raises(TrainError, match="Choose fewer tasks"):
+        per_task_limit(dict.fromkeys(range(20), 1000), None, 30)
 
 
 def test_settings_are_checked():
-    limits = training.Limits(max_epochs=10)
-    ok = training.check_settings(training.TrainSettings(tasks=[3, 1, 3], epochs=10.0, limit=0, seed=2.0), limits)
+    limits = Limits(max_epochs=10)
+    ok = check_settings(TrainSettings(tasks=[3, 1, 3], epochs=10.0, limit=0, seed=2.0), limits)
     assert ok.tasks == [1, 3] and ok.epochs == 10 and ok.limit is None and ok.seed == 2
     for changes, message in [
         ({"epochs": 11}, "at most 10 epochs"),
@@ -639,8 +649,8 @@ def test_settings_are_checked():
         ({"positional": False}, "Plain word vectors are a setting of DMN+'s input module"),
         ({"dataset": "sst"}, "Unknown dataset"),
     ]:
-        with pytest.raises(training.TrainError, match=re.escape(message)):
-            training.check_settings(training.TrainSettings(**{"epochs": 5, **changes}), limits)
+        with pytest.raises(TrainError, match=re.escape(message)):
+            check_settings(TrainSettings(**{"epochs": 5, **changes}), limits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -677,7 +687,7 @@ def test_progress_shows_epoch_elapsed_and_eta():
 
 
 def test_progress_within_an_epoch_follows_its_batches(tmp_path):
-    job = training.Job(training.TrainSettings(epochs=4), training.Limits(max_train_seconds=None), "m", tmp_path)
+    job = Job(TrainSettings(epochs=4), Limits(max_train_seconds=None), "m", tmp_path)
     job.state = "training"
     now = time.time()
     assert job.eta(now) is None and job.fraction(now) == 0
@@ -703,19 +713,19 @@ def test_progress_within_an_epoch_follows_its_batches(tmp_path):
 def test_train_in_folder_reports_batches_and_why_it_stopped(tmp_path, monkeypatch):
     stories = tmp_path / "stories.txt"
     stories.write_text(GOOD_BABI * 5, encoding="utf-8")
-    examples = training.read_babi_upload(stories, training.Limits())
-    monkeypatch.setattr(training, "STEP_SECONDS", 0)  # a step event after every batch
+    examples = read_babi_upload(stories, Limits())
+    monkeypatch.setattr(jobs, "STEP_SECONDS", 0)  # a step event after every batch
 
     def spec(epochs: int) -> RunSpec:
         return RunSpec(task=examples[0].task, size="format", hidden=8,
                        train=TrainConfig(epochs=epochs, batch_size=4, patience=None))  # fmt: skip
 
     def events(folder: Path) -> list[dict]:
-        return [json.loads(line) for line in (folder / training.EVENTS).read_text().splitlines()]
+        return [json.loads(line) for line in (folder / EVENTS).read_text().splitlines()]
 
     done = tmp_path / "done"
     done.mkdir()
-    metrics = training.train_in_folder(spec(3), str(done), examples=examples)
+    metrics = train_in_folder(spec(3), str(done), examples=examples)
     assert metrics["stopped"] == "last epoch" and metrics["epochs_run"] == 3  # no patience: every epoch
     seen = events(done)
     assert seen[0]["type"] == "prepared" and seen[0]["train"] == 18
@@ -726,21 +736,21 @@ def test_train_in_folder_reports_batches_and_why_it_stopped(tmp_path, monkeypatc
 
     timed = tmp_path / "timed"  # the deadline ends a long run; the library writes why into metrics.json
     timed.mkdir()
-    metrics = training.train_in_folder(spec(100_000), str(timed), examples=examples, deadline=time.time() + 1.5,
+    metrics = train_in_folder(spec(100_000), str(timed), examples=examples, deadline=time.time() + 1.5,
                                        time_limit="time limit (0:01, a test)")  # fmt: skip
     assert metrics["stopped"] == "time limit (0:01, a test)" and 1 <= metrics["epochs_run"] < 100_000
-    saved = json.loads((timed / training.OUT / "metrics.json").read_text())
+    saved = json.loads((timed / OUT / "metrics.json").read_text())
     assert saved["stopped"] == "time limit (0:01, a test)"
 
     stopped = tmp_path / "stopped"  # a STOP file: "by the user"
     stopped.mkdir()
-    (stopped / training.STOP).touch()
-    metrics = training.train_in_folder(spec(100_000), str(stopped), examples=examples)
+    (stopped / STOP).touch()
+    metrics = train_in_folder(spec(100_000), str(stopped), examples=examples)
     assert metrics["stopped"] == "by the user"
 
 
 def test_job_eta_uses_recent_epochs_and_the_deadline(tmp_path):
-    job = training.Job(training.TrainSettings(epochs=10), training.Limits(max_train_seconds=None), "m", tmp_path)
+    job = Job(TrainSettings(epochs=10), Limits(max_train_seconds=None), "m", tmp_path)
     job.state = "training"
     now = time.time()
     job.history = [{"epoch": i, "seconds": 10.0, "time": now} for i in (1, 2)]
@@ -752,11 +762,11 @@ def test_job_eta_uses_recent_epochs_and_the_deadline(tmp_path):
 
 
 def test_zip_names_use_the_checkpoint_folder(clean_user_dir):
-    path = training.zip_checkpoint("babi-joint")
+    path = zip_checkpoint("babi-joint")
     with zipfile.ZipFile(path) as archive:
         assert "babi-joint/model.safetensors" in archive.namelist()
     with pytest.raises(Exception, match="No checkpoint called"):
-        training.zip_checkpoint("nope")
+        zip_checkpoint("nope")
 
 
 def test_on_zerogpu_training_asks_for_its_time_limit(monkeypatch):
@@ -767,12 +777,12 @@ def test_on_zerogpu_training_asks_for_its_time_limit(monkeypatch):
         return (lambda f: ("gpu", f)) if fn is None else ("gpu", fn)
 
     monkeypatch.setitem(sys.modules, "spaces", SimpleNamespace(GPU=gpu))
-    assert service.on_gpu(training.train_in_folder, duration=training._gpu_seconds) == (
-        "gpu", training.train_in_folder,
+    assert service.on_gpu(train_in_folder, duration=_gpu_seconds) == (
+        "gpu", train_in_folder,
     )  # fmt: skip
-    assert calls == [{"duration": training._gpu_seconds}]
-    assert 150 <= training._gpu_seconds(None, "f", None, None, "", time.time() + 100) <= 160
-    assert training._gpu_seconds(None, "f", deadline=None) == 3600
+    assert calls == [{"duration": _gpu_seconds}]
+    assert 150 <= _gpu_seconds(None, "f", None, None, "", time.time() + 100) <= 160
+    assert _gpu_seconds(None, "f", deadline=None) == 3600
 
 
 def test_stale_work_folders_of_crashed_runs_are_removed(tmp_path):
@@ -782,5 +792,5 @@ def test_stale_work_folders_of_crashed_runs_are_removed(tmp_path):
     day_ago = time.time() - 2 * 24 * 3600
     os.utime(old, (day_ago, day_ago))
     os.utime(mine, (day_ago, day_ago))
-    training.remove_stale_staging(tmp_path)
+    remove_stale_staging(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other", ".upload-new"]
