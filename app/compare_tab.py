@@ -61,7 +61,7 @@ def build(demo: gr.Blocks, infos: list[CheckpointInfo], default: str | None) -> 
     )
     story = gr.Textbox(label="Story (one sentence per line)", value=EXAMPLE.story, lines=6, elem_id="compare-story")
     question = gr.Textbox(label="Question", value=EXAMPLE.question, elem_id="compare-question")
-    choices = service.checkpoint_choices(infos)
+    choices = service.ASK_CHECKPOINTS.choices(infos)
     pickers, outputs = [], []
     with gr.Row(equal_height=False):
         for name, passes in (("A", 1), ("B", 3)):

@@ -149,6 +149,12 @@ STATE_TEXT = {
 }
 
 
+def seconds_per_epoch(history: list[dict]) -> float | None:
+    """The mean time of the last three epochs (each a dict with "seconds"); None before the first ends."""
+    recent = history[-3:]
+    return sum(e["seconds"] for e in recent) / len(recent) if recent else None
+
+
 class Busy(TrainError):
     """Another run is going; `job` is it."""
 
@@ -259,11 +265,8 @@ class Job:
         left = None
         step = self.current_step()
         epochs_left = self.settings.epochs - len(self.history)
-        per_epoch = None
-        if self.history:
-            recent = self.history[-3:]
-            per_epoch = sum(e["seconds"] for e in recent) / len(recent)
-        elif step and step["done"] and step["seconds"] > 0:
+        per_epoch = seconds_per_epoch(self.history)
+        if per_epoch is None and step and step["done"] and step["seconds"] > 0:
             per_epoch = step["seconds"] / step["done"] * step["total"]
         if per_epoch is not None and step:
             left = max(0.0, per_epoch * (epochs_left - step["done"] / step["total"]) - (now - step["time"]))

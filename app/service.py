@@ -48,26 +48,10 @@ def user_checkpoint_dir() -> Path:
 # Checkpoints
 
 
-SENTENCE_TASKS = ("sst:", "pos:")  # models that read one sentence, not a story and a question
-TABS = {"sst:": "Sentiment", "pos:": "Part of speech"}  # the tab of each sentence task; the rest: Ask
-
-
 def all_checkpoints() -> list[CheckpointInfo]:
     """Every checkpoint of every task (question answering, sentiment, tagging), shipped then the
     user's own; JSON files only, no weights are read."""
     return find_checkpoints(SHIPPED_DIR, user_checkpoint_dir())
-
-
-def list_checkpoints(found: list[CheckpointInfo] | None = None) -> list[CheckpointInfo]:
-    """The question-answering checkpoints (of `found`, else on disk), shipped then the user's own (JSON
-    files only, no weights are read); sentiment and tagging models, which read a single sentence, are
-    left out."""
-    return [c for c in (all_checkpoints() if found is None else found) if not c.task.startswith(SENTENCE_TASKS)]
-
-
-def checkpoint_tab(info: CheckpointInfo) -> str:
-    """The tab that uses a checkpoint: "Ask", "Sentiment" or "Part of speech"."""
-    return next((tab for prefix, tab in TABS.items() if info.task.startswith(prefix)), "Ask")
 
 
 def checkpoint_key(info: CheckpointInfo, infos: list[CheckpointInfo]) -> str:
@@ -83,19 +67,6 @@ def checkpoint_label(info: CheckpointInfo) -> str:
     return f"{info.name}{where}{description} · {accuracy}"
 
 
-def checkpoint_choices(infos: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
-    """(label, key) pairs for the checkpoint picker."""
-    infos = list_checkpoints() if infos is None else infos
-    return [(checkpoint_label(i), checkpoint_key(i, infos)) for i in infos]
-
-
-def default_checkpoint(infos: list[CheckpointInfo] | None = None) -> str | None:
-    """The shipped joint model when present, else the first checkpoint found, else None."""
-    infos = list_checkpoints() if infos is None else infos
-    keys = [checkpoint_key(i, infos) for i in infos]
-    return DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else (keys[0] if keys else None)
-
-
 def find_checkpoint(key: str, infos: list[CheckpointInfo]) -> tuple[str, CheckpointInfo] | None:
     """(picker key, info) of the listed checkpoint a key, a name or a listed path names; else None.
     Only the listed checkpoints can be named: nothing else on disk is reachable."""
@@ -105,45 +76,82 @@ def find_checkpoint(key: str, infos: list[CheckpointInfo]) -> tuple[str, Checkpo
     return None
 
 
-def download_choices(infos: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
-    """(label, key) pairs for the download picker: every checkpoint, shipped and the user's, of
-    every task; each label says which tab uses it."""
-    infos = all_checkpoints() if infos is None else infos
-    return [(f"{checkpoint_label(i)} · {checkpoint_tab(i)} tab", checkpoint_key(i, infos)) for i in infos]
+@dataclass(frozen=True)
+class CheckpointKind:
+    """The checkpoints one tab uses, and how it answers with them.
 
-
-def resolve_download(key: str | None) -> tuple[str, CheckpointInfo]:
-    """(download picker key, info) of any listed checkpoint (also sentiment and tagging ones); else
-    CheckpointError."""
-    infos = all_checkpoints()
-    key = (key or "").strip()
-    found = find_checkpoint(key, infos) if key else None
-    if found is None:
-        names = ", ".join(checkpoint_key(i, infos) for i in infos) or "none"
-        raise CheckpointError(f"No checkpoint called {key!r}. Available: {names}.")
-    return found
-
-
-def resolve_checkpoint(key: str | None) -> tuple[str, CheckpointInfo]:
-    """(picker key, info) of the checkpoint a key, a name or a listed path names; else CheckpointError.
-
-    An empty key means the default checkpoint.
+    tasks: the task prefixes of its checkpoints ("sst:"); empty: every task but the sentence ones.
     """
-    infos = list_checkpoints()
-    key = (key or "").strip() or default_checkpoint(infos) or ""
-    found = find_checkpoint(key, infos)
-    if found is not None:
-        return found
-    if not infos:
+
+    tab: str  # the tab that uses them
+    tasks: tuple[str, ...] = ()
+    default: str | None = None  # the checkpoint an empty key means, when it is there
+    what: str = ""  # the word for them in messages: "No sentiment checkpoint called ..."
+    text: str = "story"  # what the model reads, and its facts, in the warning about unread facts
+    fact: str = "sentence"
+    top_k: int = 5  # answers in "top_answers"
+    tab_in_label: bool = False  # the picker says which tab uses each checkpoint
+    result_keys: tuple[str, ...] = ()  # keys an error result has beside RESULT_KEYS
+
+    def holds(self, info: CheckpointInfo) -> bool:
+        if self.tasks:
+            return info.task.startswith(self.tasks)
+        return not info.task.startswith(SENTENCE_TASKS)
+
+    def listed(self, found: list[CheckpointInfo] | None = None) -> list[CheckpointInfo]:
+        """Its checkpoints among `found` (else on disk), shipped then the user's own."""
+        return [c for c in (all_checkpoints() if found is None else found) if self.holds(c)]
+
+    def choices(self, found: list[CheckpointInfo] | None = None) -> list[tuple[str, str]]:
+        """(label, key) pairs for its checkpoint picker."""
+        infos = self.listed(found)
+        return [(self.label(i), checkpoint_key(i, infos)) for i in infos]
+
+    def label(self, info: CheckpointInfo) -> str:
+        return f"{checkpoint_label(info)} · {checkpoint_tab(info)} tab" if self.tab_in_label else checkpoint_label(info)
+
+    def default_key(self, found: list[CheckpointInfo] | None = None) -> str | None:
+        """Its default checkpoint when present, else the first one listed; None for a kind without one."""
+        if self.default is None:
+            return None
+        keys = [key for _, key in self.choices(found)]
+        return self.default if self.default in keys else (keys[0] if keys else None)
+
+    def resolve(self, key: str | None) -> tuple[str, CheckpointInfo]:
+        """(picker key, info) of the checkpoint a key, a name or a listed path names; else
+        CheckpointError. An empty key means the default checkpoint."""
+        found = all_checkpoints()
+        infos = self.listed(found)
+        key = (key or "").strip() or self.default_key(found) or ""
+        named = find_checkpoint(key, infos)
+        if named is not None:
+            return named
+        what = f"{self.what} " if self.what else ""
+        if not infos:
+            raise CheckpointError(
+                f"No {what}checkpoints found in {SHIPPED_DIR} or {user_checkpoint_dir()}: train one with "
+                "`python -m dmn train ... --out <folder>` into either."
+            )
+        tasks = f" (task {'/'.join(self.tasks)}...)" if self.tasks else ""
+        names = ", ".join(checkpoint_key(i, infos) for i in infos)
         raise CheckpointError(
-            f"No checkpoints found in {SHIPPED_DIR} or {user_checkpoint_dir()}: train one with "
-            "`python -m dmn train ... --out <folder>` into either."
+            f"No {what}checkpoint called {key!r}{tasks}. Available: {names}. "
+            f"Your own checkpoints go in {user_checkpoint_dir()} ($DMN_CHECKPOINT_DIR)."
         )
-    names = ", ".join(checkpoint_key(i, infos) for i in infos)
-    raise CheckpointError(
-        f"No checkpoint called {key!r}. Available: {names}. "
-        f"Your own checkpoints go in {user_checkpoint_dir()} ($DMN_CHECKPOINT_DIR)."
-    )
+
+
+SENTENCE_TASKS = ("sst:", "pos:")  # models that read one sentence, not a story and a question
+ASK_CHECKPOINTS = CheckpointKind("Ask", default=DEFAULT_CHECKPOINT)
+SENTENCE = dict(text="sentence", fact="word", top_k=10, result_keys=("tags",))  # top_k: every label of sst-fine
+SENTIMENT_CHECKPOINTS = CheckpointKind("Sentiment", ("sst:",), "sst-binary", "sentiment", **SENTENCE)
+TAGGING_CHECKPOINTS = CheckpointKind("Part of speech", ("pos:",), "pos-ewt", "part-of-speech", **SENTENCE)
+TAB_KINDS = (ASK_CHECKPOINTS, SENTIMENT_CHECKPOINTS, TAGGING_CHECKPOINTS)
+ALL_CHECKPOINTS = CheckpointKind("Train", ("",), tab_in_label=True)  # the download picker: every task
+
+
+def checkpoint_tab(info: CheckpointInfo) -> str:
+    """The tab that uses a checkpoint: "Ask", "Sentiment" or "Part of speech"."""
+    return next(kind.tab for kind in TAB_KINDS if kind.holds(info))
 
 
 class PredictorCache:
@@ -211,7 +219,7 @@ class ModelSummary:
 
 def summarize(key: str | None) -> ModelSummary:
     """Load (or reuse) a checkpoint and describe it; CheckpointError when it cannot be loaded."""
-    key, info = resolve_checkpoint(key)
+    key, info = ASK_CHECKPOINTS.resolve(key)
     predictor = PREDICTORS.get(info.path)
     return ModelSummary(
         key=key,
@@ -242,7 +250,7 @@ def on_gpu(fn: Callable, duration: int | Callable[..., int] | None = None) -> Ca
     return spaces.GPU(fn) if duration is None else spaces.GPU(duration=duration)(fn)
 
 
-def empty_result(checkpoint: str | None, error: str | None = None) -> dict[str, Any]:
+def empty_result(checkpoint: str | None, error: str | None = None, kind: CheckpointKind = ASK_CHECKPOINTS) -> dict:
     """The result layout with no prediction in it (every key present, so API users can rely on it)."""
     return {
         "checkpoint": checkpoint,
@@ -251,16 +259,18 @@ def empty_result(checkpoint: str | None, error: str | None = None) -> dict[str, 
         "error": error,
         "device": None,
         "seconds": None,
+        **dict.fromkeys(kind.result_keys),
     }
 
 
 @on_gpu
-def _predict_many(path: str, asks: list[tuple[str, str]], passes: int | None) -> list[dict[str, Any]]:
-    """The one GPU-bound step: (story, question) strings in, one forward pass for all of them, a
-    plain dict out for each (picklable, as ZeroGPU needs); {"error": ...} for input it cannot answer."""
+def _predict_many(path: str, asks: list[tuple[str, str]], passes: int | None, top_k: int) -> list[dict[str, Any]]:
+    """The one GPU-bound step: (story, question) strings in (a sentence model: (sentence, "")), one
+    forward pass for all of them, a plain dict out for each (picklable, as ZeroGPU needs);
+    {"error": ...} for input it cannot answer."""
     predictor = PREDICTORS.get(path)
     start = time.perf_counter()
-    predictions = predictor.predict_many(asks, passes=passes, top_k=5)
+    predictions = predictor.predict_many(asks, passes=passes, top_k=top_k)
     return [
         {"error": str(p)} if isinstance(p, InputError) else {**p.to_dict(), **prediction_details(predictor, p, start)}
         for p in predictions
@@ -268,11 +278,12 @@ def _predict_many(path: str, asks: list[tuple[str, str]], passes: int | None) ->
 
 
 def prediction_details(predictor: Predictor, prediction: Prediction, start: float) -> dict[str, Any]:
-    """What a prediction dict carries beside `Prediction.to_dict()`: top answers as lists, the
-    device, the model time since `start`, and for the warning the memory size ("max_facts") and
-    how the model reads unknown words ("reading", see `unknown_word_reading`)."""
+    """What a prediction dict carries beside `Prediction.to_dict()`: top answers and tags as lists,
+    the device, the model time since `start`, and for the warning the memory size ("max_facts")
+    and how the model reads unknown words ("reading", see `unknown_word_reading`)."""
     return {
         "top_answers": [[answer, p] for answer, p in prediction.top_answers],
+        "tags": [[tag, p] for tag, p in prediction.tags],
         "device": str(predictor.device),
         "seconds": round(time.perf_counter() - start, 4),
         "max_facts": predictor.model.config.max_facts,
@@ -293,22 +304,29 @@ def unknown_word_reading(vocab: Vocab) -> str:
 
 
 def _passes(value: Any) -> int | None:
+    """The passes an ask names (None: as trained); InputError unless a whole number."""
     if value in (None, "", 0):
         return None
     try:
         number = float(value)
+        whole = number.is_integer()
     except (TypeError, ValueError):
-        raise InputError(f"Passes must be a whole number, not {value!r}.") from None
-    if not number.is_integer():
+        whole = False
+    if not whole:
         raise InputError(f"Passes must be a whole number, not {value!r}.")
     return int(number)
 
 
 def warning_text(
-    unknown_words: list[str], dropped_facts: int, max_facts: int | None = None, reading: str = UNKNOWN
+    unknown_words: list[str],
+    dropped_facts: int,
+    max_facts: int | None = None,
+    reading: str = UNKNOWN,
+    kind: CheckpointKind = ASK_CHECKPOINTS,
 ) -> str | None:
-    """The user-facing warning about unknown words and sentences beyond the model's memory.
-    `reading`: how the model reads an unknown word (`unknown_word_reading`)."""
+    """The user-facing warning about unknown words and facts beyond the model's memory.
+    `reading`: how the model reads an unknown word (`unknown_word_reading`); `kind`: what its
+    model reads (a story of sentences, a sentence of words)."""
     parts = []
     if unknown_words:
         words = ", ".join(f'"{w}"' for w in unknown_words)
@@ -318,10 +336,10 @@ def warning_text(
             f"The model reads each {reading} and still answers, but it cannot know what they mean."
         )
     if dropped_facts:
-        limit = f" ({max_facts} sentences)" if max_facts else ""
+        limit = f" ({max_facts} {kind.fact}s)" if max_facts else ""
         parts.append(
-            f"The story is longer than the model's memory{limit}: its first {dropped_facts} "
-            f"sentence{'s were' if dropped_facts > 1 else ' was'} not read."
+            f"The {kind.text} is longer than the model's memory{limit}: its first {dropped_facts} "
+            f"{kind.fact}{'s were' if dropped_facts > 1 else ' was'} not read."
         )
     return " ".join(parts) or None
 
@@ -335,49 +353,56 @@ def ask(story: str | None, question: str | None, checkpoint: str | None = None, 
     return ask_many([(story, question, checkpoint, passes)])[0]
 
 
-def ask_many(asks: list[tuple[str | None, str | None, str | None, Any]]) -> list[dict]:
+def read_sentence(kind: CheckpointKind, sentence: str | None, checkpoint: str | None) -> dict:
+    """A one-sentence model's prediction (`kind`: its checkpoints), as `ask` returns it, with "tags"."""
+    return ask_many([(sentence, "", checkpoint, None)], kind)[0]
+
+
+def ask_many(
+    asks: list[tuple[str | None, str | None, str | None, Any]], kind: CheckpointKind = ASK_CHECKPOINTS
+) -> list[dict]:
     """`ask` for many (story, question, checkpoint, passes) at once, as a server's users send them:
     those for one checkpoint and number of passes run as one forward pass. "seconds" is the model
-    time of the batch an ask ran in."""
+    time of the batch an ask ran in. `kind`: the checkpoints they may name."""
     results: list[dict | None] = [None] * len(asks)
     groups: dict[tuple[str, str, int | None], list[int]] = {}
     resolved: dict[str | None, tuple[str, CheckpointInfo] | CheckpointError] = {}
     for i, (_, _, checkpoint, passes) in enumerate(asks):
         if checkpoint not in resolved:  # the checkpoint folders are read once per batch, not once per ask
-            resolved[checkpoint] = _resolved_or_error(checkpoint)
+            resolved[checkpoint] = _resolved_or_error(kind, checkpoint)
         found = resolved[checkpoint]
         if isinstance(found, CheckpointError):
-            results[i] = empty_result(checkpoint, str(found))
+            results[i] = empty_result(checkpoint, str(found), kind)
             continue
         key, info = found
         try:
             groups.setdefault((key, str(info.path), _passes(passes)), []).append(i)
         except InputError as err:
-            results[i] = empty_result(key, str(err))
+            results[i] = empty_result(key, str(err), kind)
     for (key, path, passes), members in groups.items():
         try:
-            answers = _predict_many(path, [(asks[i][0] or "", asks[i][1] or "") for i in members], passes)
+            answers = _predict_many(path, [(asks[i][0] or "", asks[i][1] or "") for i in members], passes, kind.top_k)
         except CheckpointError as err:
             answers = [{"error": str(err)}] * len(members)
         for i, result in zip(members, answers, strict=True):
-            results[i] = empty_result(key, result["error"]) if "error" in result else finished(key, result)
+            results[i] = empty_result(key, result["error"], kind) if "error" in result else finished(key, result, kind)
     return results
 
 
-def _resolved_or_error(key: str | None) -> tuple[str, CheckpointInfo] | CheckpointError:
+def _resolved_or_error(kind: CheckpointKind, key: str | None) -> tuple[str, CheckpointInfo] | CheckpointError:
     try:
-        return resolve_checkpoint(key)
+        return kind.resolve(key)
     except CheckpointError as err:
         return err
 
 
-def finished(key: str, result: dict) -> dict:
+def finished(key: str, result: dict, kind: CheckpointKind) -> dict:
     """A prediction dict as `ask` returns it: the checkpoint's key, the warning in words."""
     max_facts, reading = result.pop("max_facts", None), result.pop("reading", UNKNOWN)
     return {
         "checkpoint": key,
         **result,
-        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, reading),
+        "warning": warning_text(result["unknown_words"], result["dropped_facts"], max_facts, reading, kind),
         "error": None,
     }
 

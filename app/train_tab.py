@@ -14,8 +14,9 @@ from typing import Any
 
 import gradio as gr
 
-from app import jobs, plots, prepare, sentence_tabs, service, train_data
+from app import jobs, plots, prepare, service, train_data
 from app.limits import Limits, TrainError, format_seconds
+from app.registry import CheckpointRegistry, reread
 from app.train_settings import BOUNDS, TrainSettings
 from app.user_checkpoints import install_checkpoint_zip, upload_name, zip_checkpoint
 from dmn.checkpoint import CheckpointError
@@ -272,9 +273,8 @@ def log_html(lines: list[str]) -> str:
 
 
 def _eta_without_limit(snap: dict) -> float:
-    history = snap["history"][-3:]
-    per_epoch = sum(h["seconds"] for h in history) / max(1, len(history))
-    return per_epoch * (snap["epochs"] - snap["epoch"])
+    """The seconds left of the epochs planned, at the recent epochs' pace (no time limit counted)."""
+    return (jobs.seconds_per_epoch(snap["history"]) or 0.0) * (snap["epochs"] - snap["epoch"])
 
 
 def message_md(snap: dict) -> str:
@@ -282,41 +282,17 @@ def message_md(snap: dict) -> str:
     return f"{icon} {html.escape(snap['message'], quote=False)}"
 
 
-PICKERS = ("ask", "sst", "pos", "mine")  # the Ask, Sentiment, Part-of-speech and download pickers
+POLLED = ("progress", "message", "curves", "log", "seen", "timer", "stop")  # what `poll` redraws
 
 
-def picker_updates(new: str | None = None) -> dict[str, Any]:
-    """Every checkpoint picker re-read from the checkpoint folders, as gr.update()s keyed by PICKERS.
-
-    `new`: the folder name of a checkpoint just added to the user directory (a finished run, an
-    upload). It is chosen in the download picker (which readies its zip) and, when it is a sentiment
-    or tagging model, in its own tab's picker; the Ask picker only lists it (choosing it there would
-    load another model under the user's feet). A sentence model is listed in its own tab only.
-    """
-    found = service.all_checkpoints()
-    lists = {
-        "ask": (service.list_checkpoints(found), service.checkpoint_choices, False),
-        "sst": (sentence_tabs.checkpoints(sentence_tabs.SENTIMENT, found), service.checkpoint_choices, True),
-        "pos": (sentence_tabs.checkpoints(sentence_tabs.TAGGING, found), service.checkpoint_choices, True),
-        "mine": (found, service.download_choices, True),
-    }
-    target = (service.user_checkpoint_dir() / new).resolve() if new else None
-    updates = {}
-    for picker, (infos, make, select) in lists.items():
-        choices = make(infos)
-        key = next((k for info, (_, k) in zip(infos, choices, strict=True) if info.path.resolve() == target), None)
-        updates[picker] = gr.update(choices=choices, value=key) if select and key else gr.update(choices=choices)
-    return updates
-
-
-def poll(session: dict | None, seen: dict | None) -> tuple:
-    """One timer tick: redraw what changed (curves only after a new epoch) and, when the run has
-    ended, list its checkpoint in the pickers and stop polling."""
-    outputs = ("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos")
-    keep = dict.fromkeys(outputs, gr.update())
+def poll(session: dict | None, seen: dict | None) -> tuple[tuple, str | None]:
+    """One timer tick: redraw what changed (curves only after a new epoch) and stop polling when the
+    run has ended. Returns the POLLED outputs and, the tick after a run ended, its new checkpoint's
+    name (for `CheckpointRegistry.announcing`, which lists it in the pickers)."""
+    keep = dict.fromkeys(POLLED, gr.update())
     job = jobs.JOBS.get((session or {}).get("job"))
     if job is None:
-        return tuple({**keep, "timer": gr.Timer(active=False)}.values())
+        return tuple({**keep, "timer": gr.Timer(active=False)}.values()), None
     snap = job.snapshot()
     seen = seen if seen and seen.get("job") == snap["job"] else {"job": snap["job"], "running": True}
     out = dict(keep)
@@ -331,10 +307,11 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
         out["log"] = log_html(snap["log"])
     owner = bool((session or {}).get("token"))
     out["stop"] = gr.update(interactive=owner and snap["state"] in ("preparing", "training"))
+    new = None
     if not snap["running"]:
         out["timer"] = gr.Timer(active=False)
         if seen.get("running") and snap["saved_as"]:  # the run has just ended: list its checkpoint
-            out.update(picker_updates(snap["saved_as"]))
+            new = snap["saved_as"]
     out["seen"] = {
         "job": snap["job"],
         "epoch": snap["epoch"],
@@ -343,7 +320,7 @@ def poll(session: dict | None, seen: dict | None) -> tuple:
         "log": len(snap["log"]),
         "running": snap["running"],
     }
-    return tuple(out[k] for k in outputs)
+    return tuple(out[k] for k in POLLED), new
 
 
 def on_load(session: dict | None, dataset: str, tasks: list[int] | None, size: str) -> tuple:
@@ -394,28 +371,21 @@ def default_name(dataset: str, tasks: list[int] | None, size: str, own_file: str
     return gr.update(placeholder=f"{name}  (leave empty for this name)")
 
 
-def upload_checkpoint(zip_file: str | None) -> tuple:
+def upload_checkpoint(zip_file: str | None) -> tuple[tuple[str], str | None]:
     """Add an uploaded checkpoint zip to your checkpoints (checked first). Returns a message and the
     Ask, Sentiment, Part-of-speech and download pickers' new choices (each {"choices": [[label, key],
     ...]}; the new checkpoint is the "value" of the download picker and of its sentence tab's picker)."""
-    keep = tuple(gr.update() for _ in PICKERS)
     if not zip_file:
-        return "", *keep
+        return ("",), None
     try:
         name = install_checkpoint_zip(zip_file)
     except TrainError as err:
         gr.Warning(str(err), duration=TOAST_SECONDS)
-        return f"✘ {html.escape(str(err), quote=False)}", *keep
+        return (f"✘ {html.escape(str(err), quote=False)}",), None
     path = (service.user_checkpoint_dir() / name).resolve()
     info = next((i for i in service.all_checkpoints() if i.path.resolve() == path), None)
     tab = service.checkpoint_tab(info) if info else "Ask"
-    message = f"✔ Added **{html.escape(name)}**: it is in the {tab} tab's checkpoint picker now."
-    return message, *picker_updates(name).values()
-
-
-def refresh_downloads() -> Any:
-    """The download picker re-read when the page opens (checkpoints may have come since the app started)."""
-    return picker_updates()["mine"]
+    return (f"✔ Added **{html.escape(name)}**: it is in the {tab} tab's checkpoint picker now.",), name
 
 
 def download_checkpoint(checkpoint: str | None) -> Any:
@@ -433,150 +403,174 @@ def download_checkpoint(checkpoint: str | None) -> Any:
 # --------------------------------------------------------------------------------------------
 # The tab
 
+Parts = dict[str, Any]  # the tab's components by name
+START_INPUTS = ("dataset", "tasks", "size", "own_file", "variant", "passes", "hidden", "epochs", "batch_size", "lr",
+                "gate", "seed", "limit", "name", "patience", "phrases", "glove", "spelling", "dropout", "lr_decay",
+                "weight_average", "positional", "balance_tasks", "tie_break_loss")  # fmt: skip  # `start`'s arguments
+MORE_NUMBERS = {  # the "More settings" numbers: (value, label, smallest, largest, info)
+    "dropout": (0.1, "Dropout", 0, 0.9, "Share of the facts' and the answer's units zeroed at each training step."),
+    "lr_decay": (1.0, "Learning-rate decay", 0.01, 1, "The learning rate is multiplied by this after each epoch "
+                 "without a better validation score (1: constant)."),
+    "weight_average": (0.0, "Weight average (0: off)", 0, 0.9999, "Validate and keep a moving average of the "
+                       "weights, with this decay per step (e.g. 0.999)."),
+}  # fmt: skip
+MORE_CHECKBOXES = {  # the "More settings" checkboxes: (value, label, info)
+    "positional": (True, "Weigh a fact's words by their position (DMN+)", "DMN+'s positional encoding. Untick it "
+                   "to sum the plain word vectors, as the shipped tagger does: for one-word facts the weights would "
+                   "scale a vector's first dimensions down."),
+    "balance_tasks": (False, "Balance the bAbI tasks", "Repeat the questions of a task with fewer of them (task 3 "
+                      "has no 10k file) so that every task weighs about the same in an epoch."),
+    "tie_break_loss": (False, "Break ties by validation loss", "An epoch that equals the best validation accuracy "
+                       "at a lower validation loss also counts as better, and 100% does not end the run (for small "
+                       "validation sets)."),
+}  # fmt: skip
+ELEM_IDS = {"lr_decay": "train-lr-decay", "weight_average": "train-weight-average", "balance_tasks": "train-balance",
+            "tie_break_loss": "train-tie-break"}  # fmt: skip  # the rest: train-<name>
 
-def build(
-    demo: gr.Blocks, ask_checkpoint: gr.Dropdown, sentiment_checkpoint: gr.Dropdown, tagging_checkpoint: gr.Dropdown
-) -> None:
-    """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo); a finished run
-    refreshes the checkpoint pickers of the Ask, Sentiment and Part-of-speech tabs."""
-    limits = Limits.from_env()
-    session = gr.State({})
-    seen = gr.State(None)
-    timer = gr.Timer(POLL_SECONDS, active=False)
-    status_json = gr.JSON(visible=False)
-    gr.Markdown(intro(limits))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=4):
-            dataset = gr.Radio(
-                [(d.label, key) for key, d in train_data.DATASETS.items()],
-                value="babi",
-                label="Train on",
-                elem_id="train-dataset",
-            )
-            with gr.Column(visible=True) as babi_group:
-                tasks = gr.Dropdown(
-                    service.task_choices(),
-                    value=[1],
-                    multiselect=True,
-                    label="bAbI tasks",
-                    info="One, several or all 20: one model learns all the tasks chosen.",
-                    elem_id="train-tasks",
-                )
-                with gr.Row():
-                    all_tasks = gr.Button("All 20 tasks", size="sm", scale=0, elem_id="train-all-tasks")
-                size = gr.Radio(
-                    [("1k questions per task", "1k"), ("10k questions per task", "10k")],
-                    value="1k",
-                    label="Training set",
-                    elem_id="train-size",
-                )
-            with gr.Column(visible=False) as file_group:
-                own_file = gr.File(label="Your file in bAbI format (.txt)", file_types=[".txt"], elem_id="train-file")
-                file_md = gr.Markdown(elem_id="train-file-status")
-                with gr.Accordion("The bAbI format", open=False):
-                    gr.Markdown(FORMAT_HELP)
-            with gr.Column(visible=False) as sentence_group:
-                phrases = gr.Checkbox(
-                    False, label="Train on phrases", elem_id="train-phrases",
-                    info="Also train on every labelled phrase of SST's trees (far more examples, slower).",
-                )  # fmt: skip
-                glove_ok = train_data.glove_available()
-                glove = gr.Checkbox(
-                    False, label="Start from GloVe 50d vectors", interactive=glove_ok, elem_id="train-glove",
-                    info="Pretrained word vectors (GloVe 6B 50d) instead of random ones."
-                    if glove_ok else train_data.GLOVE_MISSING,
-                )  # fmt: skip
-                spelling = gr.Checkbox(
-                    False, label="Read unknown words by their spelling", elem_id="train-spelling",
-                    info="A character CNN reads every word's letters, and a word never seen in training is read "
-                    "by its shape (capitals, digits, ending), as the shipped tagger does. Needs DMN+.",
-                )  # fmt: skip
-            data_md = gr.Markdown(elem_id="train-data")
-            variant = gr.Radio(
-                [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
-                value="dmn",
-                label="Model",
-                elem_id="train-variant",
-            )
+
+def _elem_id(name: str) -> str:
+    return ELEM_IDS.get(name, f"train-{name}")
+
+
+def _data_settings() -> Parts:
+    """What to train on: the dataset, its bAbI tasks, file or sentence options, and whether its data is here."""
+    dataset = gr.Radio(
+        [(d.label, key) for key, d in train_data.DATASETS.items()],
+        value="babi",
+        label="Train on",
+        elem_id="train-dataset",
+    )
+    with gr.Column(visible=True) as babi_group:
+        tasks = gr.Dropdown(
+            service.task_choices(),
+            value=[1],
+            multiselect=True,
+            label="bAbI tasks",
+            info="One, several or all 20: one model learns all the tasks chosen.",
+            elem_id="train-tasks",
+        )
+        with gr.Row():
+            all_tasks = gr.Button("All 20 tasks", size="sm", scale=0, elem_id="train-all-tasks")
+        size = gr.Radio(
+            [("1k questions per task", "1k"), ("10k questions per task", "10k")],
+            value="1k",
+            label="Training set",
+            elem_id="train-size",
+        )
+    with gr.Column(visible=False) as file_group:
+        own_file = gr.File(label="Your file in bAbI format (.txt)", file_types=[".txt"], elem_id="train-file")
+        file_md = gr.Markdown(elem_id="train-file-status")
+        with gr.Accordion("The bAbI format", open=False):
+            gr.Markdown(FORMAT_HELP)
+    with gr.Column(visible=False) as sentence_group:
+        phrases = gr.Checkbox(
+            False, label="Train on phrases", elem_id="train-phrases",
+            info="Also train on every labelled phrase of SST's trees (far more examples, slower).",
+        )  # fmt: skip
+        glove_ok = train_data.glove_available()
+        glove = gr.Checkbox(
+            False, label="Start from GloVe 50d vectors", interactive=glove_ok, elem_id="train-glove",
+            info="Pretrained word vectors (GloVe 6B 50d) instead of random ones."
+            if glove_ok else train_data.GLOVE_MISSING,
+        )  # fmt: skip
+        spelling = gr.Checkbox(
+            False, label="Read unknown words by their spelling", elem_id="train-spelling",
+            info="A character CNN reads every word's letters, and a word never seen in training is read "
+            "by its shape (capitals, digits, ending), as the shipped tagger does. Needs DMN+.",
+        )  # fmt: skip
+    data_md = gr.Markdown(elem_id="train-data")
+    return dict(
+        dataset=dataset, babi_group=babi_group, tasks=tasks, all_tasks=all_tasks, size=size, file_group=file_group,
+        own_file=own_file, file_md=file_md, sentence_group=sentence_group, phrases=phrases, glove=glove,
+        spelling=spelling, data_md=data_md,
+    )  # fmt: skip
+
+
+def _model_settings() -> Parts:
+    """The model and the training: variant, passes, hidden size, epochs, batch, learning rate, gates, limits."""
+    variant = gr.Radio(
+        [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
+        value="dmn",
+        label="Model",
+        elem_id="train-variant",
+    )
+    with gr.Row():
+        passes = gr.Slider(1, BOUNDS["passes"][1], value=3, step=1, label="Passes",
+                           info="Times the memory reads the story")  # fmt: skip
+        hidden = gr.Slider(8, 256, value=80, step=8, label="Hidden size", info="Units in every GRU",
+                           elem_id="train-hidden")  # fmt: skip
+    with gr.Row():
+        epochs = gr.Number(20, label="Epochs", precision=0, elem_id="train-epochs")
+        batch_size = gr.Number(32, label="Batch size", precision=0, elem_id="train-batch")
+        lr = gr.Number(0.001, label="Learning rate", elem_id="train-lr")
+    gate = gr.Checkbox(
+        True,
+        label="Gate supervision: train the attention towards the supporting facts",
+        info="The DMN paper does this on bAbI; DMN+ learns without it. Needs the supporting-fact numbers of the data.",
+        elem_id="train-gate",
+    )
+    with gr.Row():
+        limit = gr.Number(
+            0, label="Questions per task (0: all)", precision=0, elem_id="train-limit",
+            info="Fewer questions train faster.",
+        )  # fmt: skip
+        patience = gr.Number(
+            8, label="Patience (0: never)", precision=0, elem_id="train-patience",
+            info="Stop after this many epochs without a better validation score (0: run every epoch).",
+        )  # fmt: skip
+        seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
+    return dict(variant=variant, passes=passes, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, gate=gate,
+                limit=limit, patience=patience, seed=seed)  # fmt: skip
+
+
+def _more_settings() -> Parts:
+    """The "More settings" accordion: dropout, learning-rate decay, weight average and three switches."""
+    with gr.Accordion("More settings", open=False, elem_id="train-more"):
+        with gr.Row():
+            parts = {
+                name: gr.Number(value, label=label, minimum=low, maximum=high, elem_id=_elem_id(name), info=info)
+                for name, (value, label, low, high, info) in MORE_NUMBERS.items()
+            }
+        rows = [["positional"], ["balance_tasks", "tie_break_loss"]]
+        for row in rows:
             with gr.Row():
-                passes = gr.Slider(1, BOUNDS["passes"][1], value=3, step=1, label="Passes",
-                                   info="Times the memory reads the story")  # fmt: skip
-                hidden = gr.Slider(8, 256, value=80, step=8, label="Hidden size", info="Units in every GRU",
-                                   elem_id="train-hidden")  # fmt: skip
-            with gr.Row():
-                epochs = gr.Number(20, label="Epochs", precision=0, elem_id="train-epochs")
-                batch_size = gr.Number(32, label="Batch size", precision=0, elem_id="train-batch")
-                lr = gr.Number(0.001, label="Learning rate", elem_id="train-lr")
-            gate = gr.Checkbox(
-                True,
-                label="Gate supervision: train the attention towards the supporting facts",
-                info="The DMN paper does this on bAbI; DMN+ learns without it. Needs the supporting-fact "
-                "numbers of the data.",
-                elem_id="train-gate",
-            )
-            with gr.Row():
-                limit = gr.Number(
-                    0, label="Questions per task (0: all)", precision=0, elem_id="train-limit",
-                    info="Fewer questions train faster.",
-                )  # fmt: skip
-                patience = gr.Number(
-                    8, label="Patience (0: never)", precision=0, elem_id="train-patience",
-                    info="Stop after this many epochs without a better validation score (0: run every epoch).",
-                )  # fmt: skip
-                seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
-            with gr.Accordion("More settings", open=False, elem_id="train-more"):
-                with gr.Row():
-                    dropout = gr.Number(
-                        0.1, label="Dropout", minimum=0, maximum=0.9, elem_id="train-dropout",
-                        info="Share of the facts' and the answer's units zeroed at each training step.",
-                    )  # fmt: skip
-                    lr_decay = gr.Number(
-                        1.0, label="Learning-rate decay", minimum=0.01, maximum=1, elem_id="train-lr-decay",
-                        info="The learning rate is multiplied by this after each epoch without a better "
-                        "validation score (1: constant).",
-                    )  # fmt: skip
-                    weight_average = gr.Number(
-                        0.0, label="Weight average (0: off)", minimum=0, maximum=0.9999,
-                        elem_id="train-weight-average",
-                        info="Validate and keep a moving average of the weights, with this decay per step "
-                        "(e.g. 0.999).",
-                    )  # fmt: skip
-                positional = gr.Checkbox(
-                    True, label="Weigh a fact's words by their position (DMN+)", elem_id="train-positional",
-                    info="DMN+'s positional encoding. Untick it to sum the plain word vectors, as the shipped "
-                    "tagger does: for one-word facts the weights would scale a vector's first dimensions down.",
-                )  # fmt: skip
-                with gr.Row():
-                    balance_tasks = gr.Checkbox(
-                        False, label="Balance the bAbI tasks", elem_id="train-balance",
-                        info="Repeat the questions of a task with fewer of them (task 3 has no 10k file) so that "
-                        "every task weighs about the same in an epoch.",
-                    )  # fmt: skip
-                    tie_break_loss = gr.Checkbox(
-                        False, label="Break ties by validation loss", elem_id="train-tie-break",
-                        info="An epoch that equals the best validation accuracy at a lower validation loss also "
-                        "counts as better, and 100% does not end the run (for small validation sets).",
-                    )  # fmt: skip
-            name = gr.Textbox(
-                label="Name of the new checkpoint",
-                placeholder="dmn-task1-1k  (leave empty for this name)",
-                info="Letters, digits, . _ - (other characters become -); a taken name gets a suffix.",
-                max_length=200,
-                elem_id="train-name",
-            )
-            with gr.Row():
-                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
-                stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
-        with gr.Column(scale=5):
-            progress = gr.HTML(EMPTY_PROGRESS, elem_id="train-progress")
-            message = gr.Markdown(elem_id="train-message")
-            curves = gr.Plot(plots.training_curves([]), show_label=False, elem_id="train-curves")
-            log = gr.HTML(log_html([]), elem_id="train-log")
+                for name in row:
+                    value, label, info = MORE_CHECKBOXES[name]
+                    parts[name] = gr.Checkbox(value, label=label, elem_id=_elem_id(name), info=info)
+    return parts
+
+
+def _name_and_buttons() -> Parts:
+    """The new checkpoint's name, Start and Stop."""
+    name = gr.Textbox(
+        label="Name of the new checkpoint",
+        placeholder="dmn-task1-1k  (leave empty for this name)",
+        info="Letters, digits, . _ - (other characters become -); a taken name gets a suffix.",
+        max_length=200,
+        elem_id="train-name",
+    )
+    with gr.Row():
+        start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+        stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
+    return dict(name=name, start=start_btn, stop=stop_btn)
+
+
+def _progress_column() -> Parts:
+    return dict(
+        progress=gr.HTML(EMPTY_PROGRESS, elem_id="train-progress"),
+        message=gr.Markdown(elem_id="train-message"),
+        curves=gr.Plot(plots.training_curves([]), show_label=False, elem_id="train-curves"),
+        log=gr.HTML(log_html([]), elem_id="train-log"),
+    )
+
+
+def _checkpoint_zips(pickers: CheckpointRegistry) -> Parts:
+    """Your checkpoints: the download picker (subscribed to `pickers`) and button, and the upload."""
     gr.Markdown("### Your checkpoints")
     with gr.Row(equal_height=False):
         with gr.Column():
             mine = gr.Dropdown(
-                service.download_choices(),
+                service.ALL_CHECKPOINTS.choices(),
                 value=None,
                 label="Download a checkpoint",
                 allow_custom_value=True,
@@ -584,46 +578,73 @@ def build(
                 "A zip of its folder: model.safetensors and its JSON files.",
                 elem_id="train-mine",
             )
+            pickers.subscribe("mine", mine, service.ALL_CHECKPOINTS)
             download = gr.DownloadButton("Download .zip", interactive=False, elem_id="train-download")
         with gr.Column():
             upload = gr.File(label="Upload a checkpoint (.zip)", file_types=[".zip"], elem_id="train-upload")
             upload_md = gr.Markdown(elem_id="train-upload-status")
-    with gr.Accordion("Limits, folders and the training API", open=False):
-        gr.Markdown(limits_help(limits))
+    return dict(mine=mine, download=download, upload=upload, upload_md=upload_md)
 
-    # ---- events
-    private: dict[str, Any] = {"api_visibility": "private"}
-    dataset.change(show_dataset, [dataset], [babi_group, file_group, sentence_group, phrases, gate, limit], **private)
-    gr.on([dataset.change, tasks.change, size.change], data_status, [dataset, tasks, size], [data_md], **private)
-    all_tasks.click(lambda: list(BABI_TASK_NAMES), None, [tasks], **private)
-    variant.change(lambda v: v == "dmn", [variant], [gate], **private)
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+def _wire_settings(c: Parts) -> None:
+    """The settings that show, the data status and the default name follow the choices."""
+    dataset, tasks, size, own_file, variant = c["dataset"], c["tasks"], c["size"], c["own_file"], c["variant"]
+    shown = [c[k] for k in ("babi_group", "file_group", "sentence_group", "phrases", "gate", "limit")]
+    dataset.change(show_dataset, [dataset], shown, **PRIVATE)
+    gr.on([dataset.change, tasks.change, size.change], data_status, [dataset, tasks, size], [c["data_md"]], **PRIVATE)
+    c["all_tasks"].click(lambda: list(BABI_TASK_NAMES), None, [tasks], **PRIVATE)
+    variant.change(lambda v: v == "dmn", [variant], [c["gate"]], **PRIVATE)
     gr.on(
         [dataset.change, tasks.change, size.change, own_file.change, variant.change],
-        default_name, [dataset, tasks, size, own_file, variant], [name], **private,
+        default_name, [dataset, tasks, size, own_file, variant], [c["name"]], **PRIVATE,
     )  # fmt: skip
-    own_file.upload(check_babi_file, [own_file], [file_md], api_name="check_babi_file")
-    own_file.clear(lambda: "", None, [file_md], **private)
+    own_file.upload(check_babi_file, [own_file], [c["file_md"]], api_name="check_babi_file")
+    own_file.clear(lambda: "", None, [c["file_md"]], **PRIVATE)
+    c["upload"].clear(lambda: "", None, [c["upload_md"]], **PRIVATE)
+    c["mine"].change(download_checkpoint, [c["mine"]], [c["download"]], api_name="download_checkpoint")
 
-    pickers = {"ask": ask_checkpoint, "sst": sentiment_checkpoint, "pos": tagging_checkpoint, "mine": mine}
-    picker_outputs = [pickers[key] for key in PICKERS]
-    poll_outputs = [progress, message, curves, log, seen, timer, stop_btn, ask_checkpoint, mine, sentiment_checkpoint,
-                    tagging_checkpoint]  # fmt: skip
+
+def _wire_runs(demo: gr.Blocks, c: Parts, pickers: CheckpointRegistry, dropdowns: list[gr.Dropdown]) -> None:
+    """Start, Stop, the polling timer and the upload: the events whose outputs include every picker."""
+    session, seen, timer, message = c["session"], c["seen"], c["timer"], c["message"]
+    polled = [c[k] for k in POLLED]
     poll_event: dict[str, Any] = dict(
-        fn=poll, inputs=[session, seen], outputs=poll_outputs, show_progress="hidden", concurrency_limit=None,
-        **private,
+        fn=pickers.announcing(poll), inputs=[session, seen], outputs=[*polled, *dropdowns], show_progress="hidden",
+        concurrency_limit=None, **PRIVATE,
     )  # fmt: skip
-    start_inputs = [dataset, tasks, size, own_file, variant, passes, hidden, epochs, batch_size, lr, gate, seed,
-                    limit, name, patience, phrases, glove, spelling, dropout, lr_decay, weight_average,
-                    positional, balance_tasks, tie_break_loss]  # fmt: skip
-    start_btn.click(start, start_inputs, [status_json], api_name="train_start", show_progress="hidden").then(
-        after_start, [status_json, session], [session, seen, timer, message], **private
+    start_inputs = [c[k] for k in START_INPUTS]
+    c["start"].click(start, start_inputs, [c["status_json"]], api_name="train_start", show_progress="hidden").then(
+        after_start, [c["status_json"], session], [session, seen, timer, message], **PRIVATE
     ).then(**poll_event)
-    stop_btn.click(stop, [session], [message], show_progress="hidden", **private).then(**poll_event)
+    c["stop"].click(stop, [session], [message], show_progress="hidden", **PRIVATE).then(**poll_event)
     timer.tick(**poll_event)
+    c["upload"].upload(
+        pickers.announcing(upload_checkpoint), [c["upload"]], [c["upload_md"], *dropdowns], api_name="upload_checkpoint"
+    )
+    on_load_outputs = [session, seen, timer, c["data_md"]]
+    demo.load(on_load, [session, c["dataset"], c["tasks"], c["size"]], on_load_outputs, **PRIVATE).then(**poll_event)
+
+
+def build(demo: gr.Blocks, pickers: CheckpointRegistry) -> None:
+    """The Train tab's components and events (call inside `with gr.Tab(...)` in build_demo). Its download
+    picker subscribes to `pickers`; a finished run or an upload tells `pickers`, which updates every picker."""
+    limits = Limits.from_env()
+    c: Parts = dict(session=gr.State({}), seen=gr.State(None), timer=gr.Timer(POLL_SECONDS, active=False),
+                    status_json=gr.JSON(visible=False))  # fmt: skip
+    gr.Markdown(intro(limits))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            c.update(_data_settings(), **_model_settings(), **_more_settings(), **_name_and_buttons())
+        with gr.Column(scale=5):
+            c.update(_progress_column(), seen=c["seen"], timer=c["timer"])
+    c.update(_checkpoint_zips(pickers))
+    with gr.Accordion("Limits, folders and the training API", open=False):
+        gr.Markdown(limits_help(limits))
+    _wire_settings(c)
     gr.api(train_status, api_name="train_status", concurrency_limit=None)
     gr.api(train_stop, api_name="train_stop", concurrency_limit=None)
-    upload.upload(upload_checkpoint, [upload], [upload_md, *picker_outputs], api_name="upload_checkpoint")
-    upload.clear(lambda: "", None, [upload_md], **private)
-    mine.change(download_checkpoint, [mine], [download], api_name="download_checkpoint")
-    demo.load(on_load, [session, dataset, tasks, size], [session, seen, timer, data_md], **private).then(**poll_event)
-    demo.load(refresh_downloads, None, [mine], **private)
+    demo.load(reread(service.ALL_CHECKPOINTS), [c["mine"]], [c["mine"]], **PRIVATE)
+    pickers.on_change(lambda dropdowns: _wire_runs(demo, c, pickers, dropdowns))

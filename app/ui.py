@@ -1,15 +1,13 @@
-"""The Gradio page: `build_demo()` wires the inputs to `app.service` and its results to `app.plots`.
+"""The Gradio page: `build_demo()` puts the tabs together (each built by its own module), wires the
+page's own events (the shared link, what the page opens on) and `launch()` serves it.
 
-Events: Run (and Enter in the question box) calls the public API endpoint "ask", which returns the
-prediction as JSON; a second step draws that JSON. Sample and the classroom examples fill the boxes
-and then run the same two steps. Nothing here computes anything about the model.
+Tabs: Ask (`app.ask_tab`), Compare, Sentiment, Part of speech, Train and About. Every checkpoint
+picker subscribes to one `CheckpointRegistry`, which updates them all when checkpoints change.
 """
 
 from __future__ import annotations
 
-import html
 import os
-from dataclasses import asdict
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,12 +19,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 import gradio as gr  # noqa: E402
 
-from app import compare_tab, limits, playback, plots, sentence_tabs, service, texts, train_tab  # noqa: E402
-from app.examples import EXAMPLES, find_example  # noqa: E402
+from app import about_tab, ask_tab, compare_tab, plots, sentiment_tab, service, tagging_tab, texts, train_tab  # noqa: E402
+from app.limits import Limits  # noqa: E402
+from app.registry import CheckpointRegistry  # noqa: E402
 from dmn import kernels  # noqa: E402
 from dmn.checkpoint import CheckpointError  # noqa: E402
-from dmn.data import BABI_TASK_NAMES, DataFormatError  # noqa: E402
-from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES  # noqa: E402
 
 TITLE = "Dynamic Memory Network: where does it look?"
 CSS = (
@@ -37,359 +34,50 @@ CSS = (
 .gradio-container { max-width: 1200px !important; }
 """
 )
-OPENING = next(e for e in EXAMPLES if e.task == 2)  # the worked example the page opens on: two passes, two facts
-TOAST_SECONDS = 6  # warnings also stay on the page, in the status line under the answer
 LAUNCH_KWARGS: dict[str, Any] = {
     "css": CSS,
     "footer_links": ["api", "settings"],
     # Gradio refuses bigger uploads before any handler sees them (the Train tab checks again, with messages)
-    "max_file_size": limits.Limits.from_env().max_upload_bytes,
+    "max_file_size": Limits.from_env().max_upload_bytes,
     # each session (a browser tab, a gradio_client Client, a bare API call) keeps a copy of the page's
     # state; Gradio's default keeps 10,000 of them, a slow climb in memory for API calls without a session
     "state_session_capacity": 1000,
 }
 
 
-# --------------------------------------------------------------------------------------------
-# Event handlers (each turns library errors into messages; none draws model math)
-
-
-def ask(story: str, question: str, checkpoint: str = "", passes: int = 0) -> dict:
-    """The Ask tab's one question: what the "ask" endpoint (`ask_batch`) returns for it."""
-    return service.ask(story, question, checkpoint, passes)
-
-
-MAX_BATCH = 64  # concurrent "ask" API calls answered in one forward pass
-
-
-def ask_batch(story: str, question: str, checkpoint: str = "", passes: int = 0) -> tuple[list[dict]]:
-    """Answer a question about a story with a DMN checkpoint; bad input gives "error", not an exception.
-
-    Args:
-        story: the story, one sentence per line (or free text, split at . ! ?).
-        question: a question about it, e.g. "Where is the football?".
-        checkpoint: a checkpoint name as the picker lists it (empty: the shipped babi-joint).
-        passes: memory passes (0: the number the model was trained with).
-
-    Returns:
-        Prediction.to_dict() (answer, confidence, top_answers, facts, gates [pass][fact], top_facts,
-        unknown_words, dropped_facts, passes, importance [per fact: the answer's probability lost
-        without it], read_as {new word: known word it was read as}, guess (true when the input is
-        outside what the model was trained on), guess_reason) plus "checkpoint", "warning", "error",
-        "device", "seconds".
-    """
-    # the public "ask" endpoint, batched by Gradio: each argument arrives as a list of the waiting calls'
-    asks = list(zip(story, question, checkpoint, passes, strict=True))  # type: ignore[call-overload]
-    return (service.ask_many(asks),)
-
-
-def known_answer(sample: dict | None, story: str, question: str) -> tuple[str, list[int], str] | None:
-    """(answer, supporting story lines, origin) when this story and question are a Sample or an example."""
-    story, question = (story or "").strip(), (question or "").strip()
-    if sample and sample.get("story", "").strip() == story and sample.get("question", "").strip() == question:
-        return sample["answer"], list(sample["supporting"]), "test"
-    example = find_example(story, question)
-    if example is not None:
-        return example.answer, list(example.supporting), "example"
-    return None
-
-
-def shown_supporting(result: dict, known: tuple[str, list[int], str] | None) -> tuple[list[int], int]:
-    """Supporting facts as indices into the facts the model read, and how many were not read."""
-    if not known or not result.get("facts"):
-        return [], 0
-    dropped = result.get("dropped_facts") or 0
-    indices = [s - dropped for s in known[1]]
-    return [i for i in indices if 0 <= i < len(result["facts"])], sum(i < 0 for i in indices)
-
-
-def render(result: dict | None, sample: dict | None, story: str, question: str) -> tuple:
-    """Draw a result of `ask`: answer, verdict, warnings, top answers, gates heatmap, per-pass story."""
-    known = known_answer(sample, story, question)
-    watch = gr.update() if known else ""  # a note about an example or a test story, not about other text
-    no_plots = (None, None, gr.update(visible=False), "", watch, gr.update(choices=[], value=[]))
-    if not result:
-        return ("", "", *no_plots)
-    if result.get("error"):
-        gr.Warning(result["error"], duration=TOAST_SECONDS)
-        return ("", f"**✘ {html.escape(result['error'], quote=False)}**", *no_plots)
-    supporting, unread = shown_supporting(result, known)
-    answer = result["answer"] or "(no answer)"
-    guess = result.get("guess")
-    lines = [
-        f"## {'A guess' if guess else 'Answer'}: {html.escape(answer)}",
-        f"{'Model probability' if guess else 'Confidence'} **{result['confidence']:.1%}** · {result['passes']} "
-        f"passes · checkpoint `{result['checkpoint']}` · {result['device']}",
-    ]
-    if guess:
-        lines.append(f"\n**⚠ Not a real answer:** {html.escape(result.get('guess_reason') or '', quote=False)}")
-    if known:
-        lines.append(
-            "\n### ✔ Correct!"
-            if result["answer"].lower() == known[0].lower()
-            else f"\n### ✘ Wrong, the answer is {html.escape(known[0])}."
-        )
-    status = []
-    if result.get("read_as"):
-        status.append(read_as_text(result["read_as"]))
-    if result.get("warning"):
-        gr.Warning(result["warning"], duration=TOAST_SECONDS)
-        status.append(f"**⚠ Warning:** {html.escape(result['warning'], quote=False)}")
-    if unread:
-        status.append(f"**⚠ Note:** {unread} of the supporting facts are among the sentences the model did not read.")
-    facts, gates, top = result["facts"], result["gates"], result["top_facts"]
-    return (
-        "\n".join(lines),
-        "\n\n".join(status),
-        plots.top_answers_bar(result["top_answers"], result["answer"], known[0] if known else None),
-        plots.gates_heatmap(facts, gates, top, supporting, importance=result.get("importance") or ()),
-        gr.update(visible=len(gates) > 1, maximum=max(2, len(gates)), value=1),
-        plots.story_by_pass_html(facts, gates, top, 1, supporting),
-        watch,
-        gr.update(choices=[(f"{i + 1}. {fact}", i) for i, fact in enumerate(facts)], value=[]),
-    )
-
-
-def what_if(result: dict | None, left_out: list[int] | None, question: str, checkpoint: str, passes: int) -> tuple:
-    """Ask the same question of the story without the ticked facts: a line comparing the answers,
-    and the gates before and after, side by side."""
-    if not result or not result.get("facts"):
-        return "Run a story first.", None, None
-    left_out = sorted(set(left_out or []))
-    if not left_out:
-        return "Tick the facts to leave out, then rerun.", None, None
-    facts = result["facts"]
-    kept = [fact for i, fact in enumerate(facts) if i not in left_out]
-    after = service.ask("\n".join(kept), question, checkpoint, passes)
-    if after.get("error"):
-        return f"**✘ {html.escape(after['error'], quote=False)}**", None, None
-    names = ", ".join(str(i + 1) for i in left_out)
-    same = after["answer"] == result["answer"]
-    line = (
-        f"**Without fact{'s' if len(left_out) > 1 else ''} {names}:** {html.escape(after['answer'])} "
-        f"({after['confidence']:.0%}) · as told: {html.escape(result['answer'])} ({result['confidence']:.0%}) · "
-        + ("the answer stays." if same else "**the answer changes.**")
-    )
-    before_plot = plots.gates_heatmap(facts, result["gates"], result["top_facts"], title="As told")
-    after_plot = plots.gates_heatmap(after["facts"], after["gates"], after["top_facts"], title=f"Without {names}")
-    return line, before_plot, after_plot
-
-
-def read_as_text(read_as: dict[str, str]) -> str:
-    """The note that says which new words were read as which known ones."""
-    pairs = ", ".join(f"**{html.escape(new)}** as *{html.escape(known)}*" for new, known in read_as.items())
-    return (
-        f"**↔ Read as:** {pairs}. The model never saw these words; it read each as a word it knows of the "
-        "same kind (a name, a place, a thing) that the story does not use, and the answer is written back "
-        "in your words."
-    )
-
-
-def show_pass(result: dict | None, sample: dict | None, story: str, question: str, pass_number: float) -> str:
-    """The story coloured by one pass's gates."""
-    if not result or result.get("error") or not result.get("gates"):
-        return ""
-    supporting, _ = shown_supporting(result, known_answer(sample, story, question))
-    return plots.story_by_pass_html(result["facts"], result["gates"], result["top_facts"], int(pass_number), supporting)
-
-
-def sample(task: int) -> tuple[str, str, dict, str]:
-    """A random bAbI test story of a task: fills the story and question boxes."""
-    try:
-        test = service.random_test_story(int(task))
-    except (DataFormatError, ValueError, OSError) as err:
-        raise gr.Error(f"Could not read a bAbI test story: {err}", print_exception=False) from None
-    kind = f"task {test.task} · {BABI_TASK_NAMES[test.task]}"
-    note = (
-        f"**Random test story, {kind}.** The facts the dataset says are needed to answer are ticked ✔ and "
-        "outlined in green in the plots."
-        if test.supporting
-        else f"**A story written for this demo, {kind}** (no bAbI data on this machine: "
-        "`python -m dmn download babi` brings the test sets)."
-    )
-    return test.story, test.question, asdict(test), note
-
-
-def choose_checkpoint(key: str, linked_passes: int | None = None) -> tuple:
-    """A new checkpoint: its passes range (set to what it was trained with, or to a shared link's
-    passes where the model can run them), model card and vocabulary; and the link's passes used up."""
-    try:
-        summary = service.summarize(key)
-    except CheckpointError as err:
-        gr.Warning(str(err), duration=TOAST_SECONDS)
-        return gr.update(), f"**✘ {html.escape(str(err))}**", gr.update(), None
-    value = linked_passes if linked_passes and 1 <= linked_passes <= summary.slider_max else summary.trained_passes
-    return (
-        gr.update(maximum=summary.slider_max, value=value, info=passes_info(summary)),
-        texts.model_card(summary),
-        vocabulary_md(summary),
-        None,
-    )
-
-
-def passes_info(summary: service.ModelSummary | None) -> str:
-    if summary is None:
-        return "How many times the memory reads the story."
-    limit = "any number works" if summary.max_passes is None else f"at most {summary.max_passes}"
-    return f"How many times the memory reads the story (trained with {summary.trained_passes}; {limit})."
-
-
-def vocabulary_md(summary: service.ModelSummary | None) -> str:
-    if summary is None:
-        return ""
-    return f"{len(summary.vocabulary)} words: " + ", ".join(summary.vocabulary)
-
-
-# --------------------------------------------------------------------------------------------
-# The page
-
-
-def build_demo() -> gr.Blocks:
-    """The whole app: an Ask tab (story, question, plots, Sample, classroom examples), a Train tab
-    (app.train_tab) and an About tab."""
-    infos = service.list_checkpoints()
-    default = service.default_checkpoint(infos)
+def build_demo(pickers: CheckpointRegistry | None = None) -> gr.Blocks:
+    """The whole app: the Ask, Compare, Sentiment, Part-of-speech, Train and About tabs. `pickers`:
+    the registry their checkpoint pickers subscribe to (a new one when not given)."""
+    pickers = pickers or CheckpointRegistry()
+    infos = ask_tab.KIND.listed()
+    default = ask_tab.KIND.default_key(infos)
     try:
         summary = service.summarize(default) if default else None
     except CheckpointError:
         summary = None
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        sample_state = gr.State(None)
-        linked_passes = gr.State(None)  # a shared link's passes, kept for the checkpoint it names
         gr.Markdown(texts.INTRO)
         with gr.Tab("Ask", id="ask"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=5):
-                    checkpoint = gr.Dropdown(
-                        service.checkpoint_choices(infos),
-                        value=default,
-                        label="Checkpoint",
-                        info="Shipped models and your own (from $DMN_CHECKPOINT_DIR).",
-                        allow_custom_value=True,
-                        elem_id="checkpoint",
-                    )
-                    story = gr.Textbox(
-                        label="Story (one sentence per line)",
-                        lines=8,
-                        max_lines=24,
-                        value=OPENING.story,
-                        placeholder="Mary went to the kitchen.\nJohn picked up the football.\n...",
-                        info=f"At most {MAX_SENTENCES} sentences and {MAX_CHARACTERS:,} characters.",
-                        elem_id="story",
-                    )
-                    question = gr.Textbox(
-                        label="Question", value=OPENING.question, placeholder="Where is Mary?", elem_id="question"
-                    )
-                    passes = gr.Slider(
-                        1,
-                        summary.slider_max if summary else service.UNLIMITED_PASSES,
-                        value=summary.trained_passes if summary else 3,
-                        step=1,
-                        label="Passes",
-                        info=passes_info(summary),
-                        elem_id="passes",
-                    )
-                    run = gr.Button("Run", variant="primary", elem_id="run")
-                    with gr.Row(equal_height=True):
-                        task = gr.Dropdown(service.task_choices(), value=1, label="bAbI task", scale=3, elem_id="task")
-                        sample_btn = gr.Button("Sample", scale=1, elem_id="sample")
-                with gr.Column(scale=4):
-                    answer_md = gr.Markdown(elem_id="answer")
-                    status_md = gr.Markdown(elem_id="status")
-                    watch_md = gr.Markdown(OPENING.note, elem_id="watch")
-                    top_plot = gr.Plot(show_label=False, elem_id="top-answers")
-            gr.Markdown(texts.GATES_HELP)
-            gates_plot = gr.Plot(show_label=False, elem_id="gates")
-            pass_slider = gr.Slider(
-                1, 3, value=1, step=1, label="Show pass", info=texts.PASS_VIEW_HELP, visible=False,
-                elem_id="pass-slider",
-            )  # fmt: skip
-            play = gr.Button("▶ Play the passes", size="sm", elem_id="play")
-            pass_html = gr.HTML(elem_id="story-by-pass")
-            with gr.Accordion("What if a fact were gone?", open=True):
-                gr.Markdown(texts.WHAT_IF_HELP)
-                left_out = gr.CheckboxGroup(label="Leave out", elem_id="left-out")
-                rerun = gr.Button("Rerun without them", elem_id="rerun")
-                what_if_md = gr.Markdown(elem_id="what-if")
-                with gr.Row(equal_height=False):
-                    before_plot = gr.Plot(show_label=False, elem_id="what-if-before")
-                    after_plot = gr.Plot(show_label=False, elem_id="what-if-after")
-            gr.Markdown("### Classroom examples\nPick one: it fills the boxes, runs, and says what to watch.")
-            examples = gr.Examples(
-                [[e.story, e.question, e.note] for e in EXAMPLES],
-                inputs=[story, question, watch_md],
-                example_labels=[f"{e.title}: {e.question}" for e in EXAMPLES],
-                label=None,
-                examples_per_page=len(EXAMPLES),
-            )
-            with gr.Row(equal_height=True):
-                share = gr.Button("🔗 Link to this story", scale=1, elem_id="share")
-                link = gr.Textbox(
-                    label="Link: reopens this story, question, checkpoint and passes",
-                    buttons=["copy"],
-                    scale=4,
-                    elem_id="share-link",
-                )
-            with gr.Accordion("Raw output: what the `ask` API returns", open=False):
-                result_json = gr.JSON(label="ask", elem_id="result-json")
-            with gr.Accordion("Words this model knows", open=False):
-                vocab_md = gr.Markdown(vocabulary_md(summary))
+            ask = ask_tab.build(pickers, infos, summary)
         with gr.Tab("Compare", id="compare"):
             compare_tab.build(demo, infos, default)
         with gr.Tab("Sentiment", id="sentiment"):
-            sentiment_checkpoint = sentence_tabs.build_sentiment(demo)
+            sentiment_tab.build(demo, pickers)
         with gr.Tab("Part of speech", id="pos"):
-            tagging_checkpoint = sentence_tabs.build_tagging(demo)
+            tagging_tab.build(demo, pickers)
         with gr.Tab("Train", id="train"):
-            train_tab.build(demo, checkpoint, sentiment_checkpoint, tagging_checkpoint)
+            train_tab.build(demo, pickers)
         with gr.Tab("About", id="about"):
-            gr.Markdown(texts.ABOUT, latex_delimiters=texts.LATEX)
-            card_md = gr.Markdown(texts.model_card(summary) if summary else "No checkpoint found.")
-
-        ask_inputs = [story, question, checkpoint, passes]
-        draw = dict(
-            fn=render,
-            inputs=[result_json, sample_state, story, question],
-            outputs=[
-                answer_md,
-                status_md,
-                top_plot,
-                gates_plot,
-                pass_slider,
-                pass_html,
-                watch_md,
-                left_out,
-            ],
-            api_visibility="private",
-        )
-        model = dict(fn=ask, inputs=ask_inputs, outputs=[result_json], concurrency_id="model")
-        gr.api(ask_batch, api_name="ask", batch=True, max_batch_size=MAX_BATCH, concurrency_id="model")
-        gr.on([run.click, question.submit], **model, api_visibility="private").then(**draw)
-        sample_btn.click(sample, [task], [story, question, sample_state, watch_md], api_name="sample").success(
-            **model, api_visibility="private"
-        ).then(**draw)
-        examples.load_input_event.then(**model, api_visibility="private").then(**draw)
-        pass_slider.input(
-            show_pass,
-            [result_json, sample_state, story, question, pass_slider],
-            [pass_html],
-            api_visibility="private",
-        )
-        playback.attach(play, result_json, pass_slider, pass_html, show_pass, [sample_state, story, question])
-        checkpoint.change(
-            choose_checkpoint, [checkpoint, linked_passes], [passes, card_md, vocab_md, linked_passes],
-            api_visibility="private",
-        )  # fmt: skip
-        rerun.click(
-            what_if, [result_json, left_out, question, checkpoint, passes], [what_if_md, before_plot, after_plot],
-            api_visibility="private",
-        )  # fmt: skip
-        share.click(None, [story, question, checkpoint, passes], [link], js=SHARE_LINK_JS)
+            model_card = about_tab.build(summary)
+        ask_tab.follow_checkpoint(ask, model_card)
+        pickers.connect()
+        ask.share.click(None, [ask.story, ask.question, ask.checkpoint, ask.passes], [ask.link], js=SHARE_LINK_JS)
         # the page opens on what its link says, else on a worked example, answered and drawn
         demo.load(
-            open_page, [checkpoint], [story, question, checkpoint, passes, linked_passes], api_visibility="private"
-        ).then(**model, api_visibility="private").then(**draw)
+            open_page, [ask.checkpoint], [ask.story, ask.question, ask.checkpoint, ask.passes, ask.linked_passes],
+            api_visibility="private",
+        ).then(**ask.ask_step).then(**ask.draw_step)  # fmt: skip
     return demo
 
 
@@ -410,10 +98,10 @@ def open_page(current: str | None, request: gr.Request) -> tuple:
     """When the page opens: the checkpoint picker re-read (a user may have trained a new one), and
     the story, question, checkpoint and passes of a shared link (`?story=...&question=...`), if any."""
     params = {k: v for k, v in request.query_params.items() if k in LINK_KEYS} if request else {}
-    infos = service.list_checkpoints()
-    keys = [key for _, key in service.checkpoint_choices(infos)]
+    infos = ask_tab.KIND.listed()
+    choices = ask_tab.KIND.choices(infos)
     linked = params.get("checkpoint")
-    value = linked if linked in keys else current or service.default_checkpoint(infos)
+    value = linked if linked in [key for _, key in choices] else current or ask_tab.KIND.default_key(infos)
     try:
         passes = int(params["passes"]) if "passes" in params else None
     except ValueError:
@@ -421,7 +109,7 @@ def open_page(current: str | None, request: gr.Request) -> tuple:
     return (
         gr.update(value=params["story"]) if "story" in params else gr.update(),
         gr.update(value=params["question"]) if "question" in params else gr.update(),
-        gr.update(choices=service.checkpoint_choices(infos), value=value),
+        gr.update(choices=choices, value=value),
         gr.update() if passes is None else gr.update(value=passes),
         passes if value != current else None,  # for choose_checkpoint, which a new checkpoint calls
     )

@@ -132,7 +132,7 @@ ZIP_ROOT = Path(tempfile.gettempdir()) / "dmn-downloads"
 def zip_checkpoint(key: str, keep_seconds: float = 3600) -> Path:
     """A zip of a listed checkpoint of any task (name/model.safetensors, name/*.json) in a new temporary
     folder; CheckpointError for a key that names no listed checkpoint."""
-    key, info = service.resolve_download(key)
+    key, info = service.ALL_CHECKPOINTS.resolve(key)
     ZIP_ROOT.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in ZIP_ROOT.iterdir():  # zips of earlier downloads (Gradio has copied them to its cache)

@@ -18,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = pytest.importorskip("gradio")
 Client = pytest.importorskip("gradio_client").Client
 
-from app import plots, service, texts, ui  # noqa: E402
+from app import ask_tab, plots, service, texts, ui  # noqa: E402
 from app.examples import EXAMPLES  # noqa: E402
 from app.typed_stories import TYPED_STORIES  # noqa: E402
 from dmn.data import tokenize  # noqa: E402
@@ -231,7 +231,7 @@ def test_python_app_py_serves_asks_and_samples_from_a_cold_start_with_no_data(tm
 def test_render_draws_a_result_and_says_whether_it_was_right():
     result = service.ask(STORY, QUESTION)
     sample = {"story": STORY, "question": QUESTION, "answer": "office", "supporting": [2]}
-    answer, status, bars, heatmap, slider, story_html, _, left_out = ui.render(result, sample, STORY, QUESTION)
+    answer, status, bars, heatmap, slider, story_html, _, left_out = ask_tab.render(result, sample, STORY, QUESTION)
     assert "Answer: office" in answer and "Correct!" in answer and status == ""
     assert len(heatmap.data[0].z) == 3 and len(heatmap.data[0].z[0]) == 3  # facts x passes
     assert list(heatmap.data[1].x) == result["importance"]  # importance bars beside the gates, fact by fact
@@ -240,33 +240,33 @@ def test_render_draws_a_result_and_says_whether_it_was_right():
     assert "Pass 1 of 3" in story_html
     assert left_out["choices"] == [(f"{i + 1}. {fact}", i) for i, fact in enumerate(result["facts"])]
     wrong = dict(sample, answer="garden")
-    assert "Wrong, the answer is garden" in ui.render(result, wrong, STORY, QUESTION)[0]
-    assert "Correct" not in ui.render(result, sample, STORY + "\nJohn went home.", QUESTION)[0]
+    assert "Wrong, the answer is garden" in ask_tab.render(result, wrong, STORY, QUESTION)[0]
+    assert "Correct" not in ask_tab.render(result, sample, STORY + "\nJohn went home.", QUESTION)[0]
 
 
 def test_render_shows_errors_and_warnings():
     with pytest.warns(UserWarning, match="story is empty"):  # gr.Warning outside a request
-        answer, status, bars, heatmap, _, _, watch, _ = ui.render(service.ask("", QUESTION), None, "", QUESTION)
+        answer, status, bars, heatmap, _, _, watch, _ = ask_tab.render(service.ask("", QUESTION), None, "", QUESTION)
     assert answer == "" and "story is empty" in status and bars is None and heatmap is None
     assert watch == ""  # no stale note about an example
     with pytest.warns(UserWarning, match="vocabulary"):
-        status = ui.render(service.ask("Mary flew to the moon.", QUESTION), None, "", "")[1]
+        status = ask_tab.render(service.ask("Mary flew to the moon.", QUESTION), None, "", "")[1]
     assert "Warning" in status and '"flew"' in status
 
 
 def test_what_if_reruns_without_the_ticked_facts_beside_the_story_as_told():
     result = service.ask(STORY, QUESTION)
-    line, before, after = ui.what_if(result, [2], QUESTION, "", 0)
+    line, before, after = ask_tab.what_if(result, [2], QUESTION, "", 0)
     assert "Without fact 3:" in line and "the answer changes" in line  # Mary's move to the office
     assert len(before.data[0].z) == 3 and len(after.data[0].z) == 2
-    assert "stays" in ui.what_if(result, [1], QUESTION, "", 0)[0]  # John's move
-    assert "Tick the facts" in ui.what_if(result, [], QUESTION, "", 0)[0]
+    assert "stays" in ask_tab.what_if(result, [1], QUESTION, "", 0)[0]  # John's move
+    assert "Tick the facts" in ask_tab.what_if(result, [], QUESTION, "", 0)[0]
 
 
 def test_supporting_facts_map_onto_the_facts_read():
     result = {"facts": ["c", "d", "e"], "dropped_facts": 2}
-    assert ui.shown_supporting(result, ("x", [3, 1, 4], "test")) == ([1, 2], 1)
-    assert ui.shown_supporting(result, None) == ([], 0)
+    assert ask_tab.shown_supporting(result, ("x", [3, 1, 4], "test")) == ([1, 2], 1)
+    assert ask_tab.shown_supporting(result, None) == ([], 0)
 
 
 def test_curated_examples_cover_tasks_in_the_shipped_vocabulary():
@@ -325,22 +325,22 @@ def test_predictors_are_cached_per_path_and_reloaded_when_replaced(tmp_path):
 def test_user_checkpoints_are_listed_and_usable(tmp_path, monkeypatch):
     monkeypatch.setenv("DMN_CHECKPOINT_DIR", str(tmp_path))
     shutil.copytree(SHIPPED, tmp_path / "mine")
-    labels = dict((key, label) for label, key in service.checkpoint_choices())
+    labels = dict((key, label) for label, key in service.ASK_CHECKPOINTS.choices())
     assert "babi-joint" in labels and "(yours)" in labels["mine"]
     assert service.ask(STORY, QUESTION, "mine")["checkpoint"] == "mine"
     shutil.copytree(SHIPPED, tmp_path / "babi-joint")  # same name as the shipped one: keyed by path
-    keys = [key for _, key in service.checkpoint_choices()]
+    keys = [key for _, key in service.ASK_CHECKPOINTS.choices()]
     assert str(tmp_path / "babi-joint") in keys and "babi-joint" not in keys
 
 
 def test_choosing_a_checkpoint_sets_passes_card_and_vocabulary():
-    passes, card, vocabulary, _ = ui.choose_checkpoint("babi-joint")
+    passes, card, vocabulary, _ = ask_tab.choose_checkpoint("babi-joint")
     assert passes["maximum"] == 3 and passes["value"] == 3
     assert "Model card: `babi-joint`" in card and "mary" in vocabulary
-    assert ui.choose_checkpoint("babi-joint", linked_passes=2)[0]["value"] == 2  # a shared link's passes
-    assert ui.choose_checkpoint("babi-joint", linked_passes=9)[0]["value"] == 3  # more than the model runs
+    assert ask_tab.choose_checkpoint("babi-joint", linked_passes=2)[0]["value"] == 2  # a shared link's passes
+    assert ask_tab.choose_checkpoint("babi-joint", linked_passes=9)[0]["value"] == 3  # more than the model runs
     with pytest.warns(UserWarning, match="No checkpoint called"):
-        assert "No checkpoint called" in ui.choose_checkpoint("nope")[1]
+        assert "No checkpoint called" in ask_tab.choose_checkpoint("nope")[1]
     link = SimpleNamespace(query_params={"story": STORY, "question": QUESTION, "passes": "2", "other": "x"})
     story, question, checkpoint, passes, _ = ui.open_page(None, link)
     assert story["value"] == STORY and question["value"] == QUESTION and passes["value"] == 2

@@ -12,7 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = pytest.importorskip("gradio")
 Client = pytest.importorskip("gradio_client").Client
 
-from app import plots, sentence_tabs, service, ui  # noqa: E402
+from app import plots, sentiment_tab, service, tagging_tab, ui  # noqa: E402
 from dmn.data import PAD, UNK, Example, Vocab  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
@@ -85,27 +85,27 @@ def _most_attended(result: dict) -> list[str]:
 def test_the_tab_s_examples_do_what_its_help_text_says():
     """SENTIMENT_HELP describes the shipped models on the examples: keep it true when they change."""
     for checkpoint in SENTIMENT_MODELS:
-        for example in sentence_tabs.SENTIMENT_EXAMPLES:
-            result = sentence_tabs.sentiment(example, checkpoint)
+        for example in sentiment_tab.SENTIMENT_EXAMPLES:
+            result = sentiment_tab.sentiment(example, checkpoint)
             assert result["error"] is None and result["unknown_words"] == [], (checkpoint, example)
-    first_example = {c: sentence_tabs.sentiment(sentence_tabs.SENTIMENT_EXAMPLES[0], c) for c in SENTIMENT_MODELS}
+    first_example = {c: sentiment_tab.sentiment(sentiment_tab.SENTIMENT_EXAMPLES[0], c) for c in SENTIMENT_MODELS}
     assert first_example["sst-binary"]["answer"] == "positive"
     for result in first_example.values():
         assert _most_attended(result) == ["superb", "superb"]
         first, second = (dict(zip(result["facts"], gates, strict=True)) for gates in result["gates"])
         assert second["but"] > first["but"]
-    assert 'both passes weigh "superb" most and the second moves weight to "but"' in sentence_tabs.SENTIMENT_HELP
-    assert sentence_tabs.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
-    five_classes = sentence_tabs.sentiment("Not bad at all.", "sst-fine")["top_answers"]
+    assert 'both passes weigh "superb" most and the second moves weight to "but"' in sentiment_tab.SENTIMENT_HELP
+    assert sentiment_tab.sentiment("Not bad at all.", "sst-binary")["answer"] == "positive"
+    five_classes = sentiment_tab.sentiment("Not bad at all.", "sst-fine")["top_answers"]
     assert [answer for answer, _ in five_classes[:2]] == ["neutral", "positive"]
-    assert "in five, neutral comes just ahead of positive" in sentence_tabs.SENTIMENT_HELP
-    assert "Not bad at all." in sentence_tabs.SENTIMENT_EXAMPLES
+    assert "in five, neutral comes just ahead of positive" in sentiment_tab.SENTIMENT_HELP
+    assert "Not bad at all." in sentiment_tab.SENTIMENT_EXAMPLES
     # "ten models ... sst-fine is four of those ten": the same weight files, read in two classes or five
     members = {
         c: json.loads((REPO / "checkpoints" / c / "config.json").read_text())["members"] for c in SENTIMENT_MODELS
     }
-    assert "`sst-binary` is ten models" in sentence_tabs.SENTIMENT_HELP and len(members["sst-binary"]) == 10
-    assert "`sst-fine` is four of those ten" in sentence_tabs.SENTIMENT_HELP and len(members["sst-fine"]) == 4
+    assert "`sst-binary` is ten models" in sentiment_tab.SENTIMENT_HELP and len(members["sst-binary"]) == 10
+    assert "`sst-fine` is four of those ten" in sentiment_tab.SENTIMENT_HELP and len(members["sst-fine"]) == 4
     weights = {c: [(REPO / "checkpoints" / c / m["weights"]).read_bytes() for m in members[c]] for c in members}
     assert all(fine in weights["sst-binary"] for fine in weights["sst-fine"])
 
@@ -164,29 +164,29 @@ def test_empty_too_long_and_wrong_checkpoint_give_messages(client, endpoint):
 
 
 def test_render_sentiment_draws_every_part():
-    result = sentence_tabs.sentiment("not bad at all")
-    answer, status, bar, heatmap, slider, sentence_html = sentence_tabs.render_sentiment(result)
+    result = sentiment_tab.sentiment("not bad at all")
+    answer, status, bar, heatmap, slider, sentence_html = sentiment_tab.render_sentiment(result)
     assert f"Sentiment: {result['answer']}" in answer and result["answer"] in {"positive", "negative"} and status == ""
-    assert list(bar.data[0].y) == [a for a, _ in sentence_tabs.labels(result["top_answers"])]
+    assert list(bar.data[0].y) == [a for a, _ in sentiment_tab.labels(result["top_answers"])]
     assert set(bar.data[0].y) == {"positive", "negative"}
     assert list(heatmap.data[0].z) == [list(col) for col in zip(*result["gates"], strict=True)]
     assert slider["visible"] is True and slider["maximum"] == 2
     assert sentence_html.count("class='dmn-word'") == 4 and "Pass 1 of 2" in sentence_html
-    assert "Pass 2 of 2" in sentence_tabs.show_pass(result, 2)
+    assert "Pass 2 of 2" in sentiment_tab.show_pass(result, 2)
 
 
 def test_render_errors_are_messages_not_tracebacks():
-    result = sentence_tabs.sentiment("")
-    answer, *rest = sentence_tabs.render_sentiment(result)
+    result = sentiment_tab.sentiment("")
+    answer, *rest = sentiment_tab.render_sentiment(result)
     assert "empty" in answer and rest[1:3] == [None, None]
-    summary, status, tags_html, heatmap = sentence_tabs.render_tags(sentence_tabs.tag("word " * 300))
+    summary, status, tags_html, heatmap = tagging_tab.render_tags(tagging_tab.tag("word " * 300))
     assert "too long" in summary and tags_html == "" and heatmap is None
-    assert sentence_tabs.render_tags(None) == ("", "", "", None)
+    assert tagging_tab.render_tags(None) == ("", "", "", None)
 
 
 def test_tags_html_colours_tokens_and_has_a_legend():
-    result = sentence_tabs.tag("the cat sat on the floor .")
-    summary, _, tags_html, _ = sentence_tabs.render_tags(result)
+    result = tagging_tab.tag("the cat sat on the floor .")
+    summary, _, tags_html, _ = tagging_tab.render_tags(result)
     assert "7 words tagged" in summary
     assert tags_html.count("class='dmn-tag'") == 7 and "Legend" in tags_html
     assert plots.tag_colour("NN") in tags_html and plots.tag_colour("NNS") == plots.tag_colour("NN")
@@ -194,5 +194,5 @@ def test_tags_html_colours_tokens_and_has_a_legend():
 
 
 def test_pickers_list_only_their_own_checkpoints():
-    assert [key for _, key in sentence_tabs.choices("sst:")] == ["sst-binary", "sst-fine"]
-    assert [key for _, key in sentence_tabs.choices("pos:")] == ["pos-ewt", "pos-ewt-ensemble"]
+    assert [key for _, key in service.SENTIMENT_CHECKPOINTS.choices()] == ["sst-binary", "sst-fine"]
+    assert [key for _, key in service.TAGGING_CHECKPOINTS.choices()] == ["pos-ewt", "pos-ewt-ensemble"]

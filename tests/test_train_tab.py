@@ -22,9 +22,10 @@ pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 Client, handle_file = gradio_client.Client, gradio_client.handle_file
 
-from app import jobs, plots, prepare, sentence_tabs, service, train_data, train_settings, train_tab, ui  # noqa: E402
+from app import jobs, plots, prepare, service, train_data, train_settings, train_tab, ui  # noqa: E402
 from app.jobs import JOBS, OUT, STOP, Job, _gpu_seconds, train_in_folder  # noqa: E402
 from app.limits import Limits, TrainError  # noqa: E402
+from app.registry import CheckpointRegistry  # noqa: E402
 from app.train_data import babi_status, per_task_limit, read_babi_upload, sentence_status, task_spec  # noqa: E402
 from app.train_settings import TrainSettings, check_settings, run_spec, train_command  # noqa: E402
 from app.user_checkpoints import (  # noqa: E402
@@ -80,6 +81,17 @@ def client(user_dir):
     ui.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False, download_files=False)
     demo.close()
+
+
+PICKERS = ("ask", "sst", "pos", "mine")  # the page's checkpoint pickers, in the order upload_checkpoint returns them
+
+
+@pytest.fixture(scope="module")
+def pickers(user_dir):
+    """The checkpoint registry of a page, its pickers subscribed."""
+    registry = CheckpointRegistry()
+    ui.build_demo(registry)
+    return registry
 
 
 @pytest.fixture
@@ -184,7 +196,7 @@ def test_tiny_run_is_listed_answers_and_round_trips_as_a_zip(client, clean_user_
     assert leftovers(clean_user_dir) == []
 
     # listed, loadable, and answering through the Ask endpoint
-    assert "tiny" in [key for _, key in service.checkpoint_choices()]
+    assert "tiny" in [key for _, key in service.ASK_CHECKPOINTS.choices()]
     checkpoint = load_checkpoint(clean_user_dir / "tiny")
     assert checkpoint.config["command"].startswith("python -m dmn train --task babi:1")
     answer = client.predict(STORY, "Where is Mary?", "tiny", 0, api_name="/ask")
@@ -294,7 +306,7 @@ def test_missing_data_without_internet_says_how_to_get_it(clean_user_dir, tmp_pa
 # Sentence tasks: sentiment (SST) and part of speech (UD English EWT)
 
 
-def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_user_dir):
+def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_user_dir, pickers):
     if sentence_status("sst:binary")[0] is False:
         pytest.skip("SST data not found in DMN_DATA_DIR")
     started = start(client, dataset="sst-binary", tasks=[], gate_supervision=True, limit=100, epochs=1, name="")
@@ -307,11 +319,11 @@ def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_u
     assert config["command"].startswith("python -m dmn train --task sst:binary") and "--limit 100" in config["command"]
 
     # in the Sentiment tab's picker (a finished run refreshes it), not in the Ask tab's
-    assert "dmn-sst-binary" in [key for _, key in sentence_tabs.choices(sentence_tabs.SENTIMENT)]
-    assert "dmn-sst-binary" not in [key for _, key in service.checkpoint_choices()]
+    assert "dmn-sst-binary" in [key for _, key in service.SENTIMENT_CHECKPOINTS.choices()]
+    assert "dmn-sst-binary" not in [key for _, key in service.ASK_CHECKPOINTS.choices()]
     session, seen = {"job": started["job"]}, {"job": started["job"], "running": True}
-    polled = dict(zip(("progress", "message", "curves", "log", "seen", "timer", "stop", "ask", "mine", "sst", "pos"),
-                      train_tab.poll(session, seen), strict=True))  # fmt: skip
+    polled = dict(zip((*train_tab.POLLED, *PICKERS), pickers.announcing(train_tab.poll)(session, seen),
+                      strict=True))  # fmt: skip
     assert polled["sst"]["value"] == "dmn-sst-binary" and polled["mine"]["value"] == "dmn-sst-binary"
     assert "dmn-sst-binary" in [key for _, key in polled["sst"]["choices"]]
     assert "dmn-sst-binary" in [key for _, key in polled["mine"]["choices"]]
@@ -503,7 +515,7 @@ def test_an_uploaded_sentence_checkpoint_reaches_its_own_tab_and_downloads(
     message, *updates = client.predict(handle_file(str(zip_folder(folder, tmp_path / "up.zip"))),
                                        api_name="/upload_checkpoint")  # fmt: skip
     assert f"Added **my-model**: it is in the {tab} tab's checkpoint picker" in message
-    pickers = dict(zip(train_tab.PICKERS, updates, strict=True))
+    pickers = dict(zip(PICKERS, updates, strict=True))
     other = {"sst": "pos", "pos": "sst"}[picker]
     # in its own tab's picker (chosen there) and in the download picker, in no other picker
     assert "my-model" in keys(pickers[picker]) and pickers[picker]["value"] == "my-model"
@@ -532,10 +544,10 @@ def test_an_uploaded_sentence_checkpoint_reaches_its_own_tab_and_downloads(
         assert refused["value"] is None and refused["interactive"] is False, key
 
 
-def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_others(clean_user_dir, tmp_path):
+def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_others(clean_user_dir, tmp_path, pickers):
     tiny_sentence_checkpoint(clean_user_dir / "mine-sst", "sst:fine")
     shutil.copytree(SHIPPED, clean_user_dir / "mine-babi")
-    found = {key for _, key in service.download_choices()}
+    found = {key for _, key in service.ALL_CHECKPOINTS.choices()}
     assert {"mine-sst", "mine-babi", "babi-joint", "sst-binary", "sst-fine", "pos-ewt"} <= found
     assert zip_checkpoint("mine-sst").name == "mine-sst.zip"
     assert zip_checkpoint(str(clean_user_dir / "mine-babi")).name == "mine-babi.zip"
@@ -543,13 +555,13 @@ def test_the_download_picker_lists_every_checkpoint_and_refreshes_with_the_other
         zip_checkpoint(str(tmp_path))
 
     # one helper refreshes every picker, for uploads and finished runs alike
-    updates = train_tab.picker_updates("mine-babi")
-    assert list(updates) == list(train_tab.PICKERS)
+    updates = pickers.updates("mine-babi")
+    assert list(updates) == list(PICKERS)
     assert "mine-babi" in keys(updates["ask"]) and "value" not in updates["ask"]  # listed, not switched to
     assert updates["mine"]["value"] == "mine-babi"
     assert "mine-babi" not in keys(updates["sst"]) + keys(updates["pos"])
     assert "mine-sst" in keys(updates["sst"]) and "mine-sst" not in keys(updates["ask"]) + keys(updates["pos"])
-    assert all("value" not in update for update in train_tab.picker_updates().values())
+    assert all("value" not in update for update in pickers.updates().values())
 
 
 def test_a_good_zip_installs_under_a_sanitised_free_name(clean_user_dir, tmp_path):
