@@ -59,70 +59,14 @@ def gates_heatmap(
     with_importance = len(importance) == len(facts) > 0
     labels = fact_labels(facts, supporting)
     columns = [f"Pass {p + 1}" for p in range(passes)]
-    z = [[gates[p][f] for p in range(passes)] for f in range(len(facts))]
-    custom = [[[f + 1, facts[f], p + 1] for p in range(passes)] for f in range(len(facts))]
-    # the value in the cell (blank below 0.01, to keep the picture calm), starred on each pass's top fact
-    cell_text = [
-        [("★ " if top_facts[p] == f else "") + (f"{g:.2f}" if g >= 0.005 else "") for p, g in enumerate(row)]
-        for f, row in enumerate(z)
-    ]
     show_values = len(facts) * passes <= 400
     fig = make_subplots(
         rows=1, cols=2 if with_importance else 1, shared_yaxes=True, horizontal_spacing=0.03,
         column_widths=[0.72, 0.28] if with_importance else None,
     )  # fmt: skip
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=columns,
-            y=labels,
-            zmin=0,
-            zmax=1,
-            colorscale=COLOURS,
-            colorbar=dict(
-                title=dict(text="gate"),
-                thickness=12,
-                len=min(1.0, 12 / max(12, len(facts))),
-                x=1.0 if with_importance else None,
-                xanchor="left",
-            ),  # fmt: skip
-            customdata=custom,
-            hovertemplate=(
-                "<b>Pass %{customdata[2]}</b>, fact %{customdata[0]}<br>%{customdata[1]}"
-                "<br>gate = %{z:.6f}<extra></extra>"
-            ),
-            text=cell_text if show_values else None,
-            texttemplate="%{text}" if show_values else None,
-            xgap=2,
-            ygap=2,
-            name="gates",
-        ),
-        row=1,
-        col=1,
-    )
+    fig.add_trace(_gates_trace(facts, gates, top_facts, labels, columns, show_values, with_importance), row=1, col=1)
     if with_importance:
-        fig.add_trace(
-            go.Bar(
-                x=list(importance),
-                y=labels,
-                orientation="h",
-                marker_color=[IMPORTANCE_COLOUR if v >= 0 else "#9ca3af" for v in importance],
-                text=[f"{v:+.2f}" if abs(v) >= 0.005 else "" for v in importance],
-                textposition="auto",
-                customdata=[[f + 1] for f in range(len(facts))],
-                hovertemplate="fact %{customdata[0]}: without it the answer's probability drops by %{x:.4f}"
-                "<extra></extra>",
-                name="importance",
-                showlegend=False,
-            ),
-            row=1,
-            col=2,
-        )
-        low = min(0.0, *importance)
-        fig.update_xaxes(
-            range=[low - 0.05, 1.05], side="top", title=dict(text="importance", standoff=4), fixedrange=True,
-            gridcolor="#e5e7eb", zeroline=True, zerolinecolor="#6b7280", row=1, col=2,
-        )  # fmt: skip
+        _add_importance(fig, importance, labels)
     if not show_values:  # too many cells for text: stars as markers instead
         stars = [(columns[p], labels[f]) for p, f in enumerate(top_facts) if 0 <= f < len(facts)]
         fig.add_trace(
@@ -135,8 +79,95 @@ def gates_heatmap(
                 hoverinfo="skip",
             )
         )
+    _add_supporting(fig, supporting, len(facts), passes)
+    lines = sum(label.count("<br>") + 1 for label in labels)
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left") if title else None,
+        height=max(260, 130 + 22 * lines + 6 * len(facts)),
+        margin=dict(l=10, r=10, t=70 if title else 40, b=40 if supporting or not show_values else 10),
+        font=FONT,
+        showlegend=bool(supporting) or not show_values,
+        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, xanchor="left"),
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(side="top", type="category", fixedrange=True, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True, fixedrange=True)
+    return fig
+
+
+def _gates_trace(
+    facts: Sequence[str],
+    gates: Sequence[Sequence[float]],
+    top_facts: Sequence[int],
+    labels: list[str],
+    columns: list[str],
+    show_values: bool,
+    beside_importance: bool,
+) -> go.Heatmap:
+    """The gates as heatmap cells, each with its value (blank below 0.01, to keep the picture calm),
+    starred on each pass's top fact."""
+    passes = len(gates)
+    z = [[gates[p][f] for p in range(passes)] for f in range(len(facts))]
+    custom = [[[f + 1, facts[f], p + 1] for p in range(passes)] for f in range(len(facts))]
+    cell_text = [
+        [("★ " if top_facts[p] == f else "") + (f"{g:.2f}" if g >= 0.005 else "") for p, g in enumerate(row)]
+        for f, row in enumerate(z)
+    ]
+    return go.Heatmap(
+        z=z,
+        x=columns,
+        y=labels,
+        zmin=0,
+        zmax=1,
+        colorscale=COLOURS,
+        colorbar=dict(
+            title=dict(text="gate"),
+            thickness=12,
+            len=min(1.0, 12 / max(12, len(facts))),
+            x=1.0 if beside_importance else None,
+            xanchor="left",
+        ),  # fmt: skip
+        customdata=custom,
+        hovertemplate=(
+            "<b>Pass %{customdata[2]}</b>, fact %{customdata[0]}<br>%{customdata[1]}<br>gate = %{z:.6f}<extra></extra>"
+        ),
+        text=cell_text if show_values else None,
+        texttemplate="%{text}" if show_values else None,
+        xgap=2,
+        ygap=2,
+        name="gates",
+    )
+
+
+def _add_importance(fig: go.Figure, importance: Sequence[float], labels: list[str]) -> None:
+    """Each fact's importance as a bar in the second column, on its row of the gates."""
+    fig.add_trace(
+        go.Bar(
+            x=list(importance),
+            y=labels,
+            orientation="h",
+            marker_color=[IMPORTANCE_COLOUR if v >= 0 else "#9ca3af" for v in importance],
+            text=[f"{v:+.2f}" if abs(v) >= 0.005 else "" for v in importance],
+            textposition="auto",
+            customdata=[[f + 1] for f in range(len(labels))],
+            hovertemplate="fact %{customdata[0]}: without it the answer's probability drops by %{x:.4f}<extra></extra>",
+            name="importance",
+            showlegend=False,
+        ),
+        row=1,
+        col=2,
+    )
+    low = min(0.0, *importance)
+    fig.update_xaxes(
+        range=[low - 0.05, 1.05], side="top", title=dict(text="importance", standoff=4), fixedrange=True,
+        gridcolor="#e5e7eb", zeroline=True, zerolinecolor="#6b7280", row=1, col=2,
+    )  # fmt: skip
+
+
+def _add_supporting(fig: go.Figure, supporting: Sequence[int], facts: int, passes: int) -> None:
+    """Green outlines round the supporting facts' rows, and their legend entry."""
     for f in sorted(set(supporting)):
-        if 0 <= f < len(facts):
+        if 0 <= f < facts:
             fig.add_shape(
                 type="rect", xref="x", yref="y", x0=-0.5, x1=passes - 0.5, y0=f - 0.5, y1=f + 0.5,
                 line=dict(color=SUPPORT_COLOUR, width=3),
@@ -151,19 +182,6 @@ def gates_heatmap(
                 name="supporting fact (from the dataset)",
             )
         )
-    lines = sum(label.count("<br>") + 1 for label in labels)
-    fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left") if title else None,
-        height=max(260, 130 + 22 * lines + 6 * len(facts)),
-        margin=dict(l=10, r=10, t=70 if title else 40, b=40 if supporting or not show_values else 10),
-        font=FONT,
-        showlegend=bool(supporting) or not show_values,
-        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, xanchor="left"),
-        plot_bgcolor="white",
-    )
-    fig.update_xaxes(side="top", type="category", fixedrange=True, row=1, col=1)
-    fig.update_yaxes(autorange="reversed", type="category", automargin=True, fixedrange=True)
-    return fig
 
 
 def top_answers_bar(
@@ -208,6 +226,20 @@ def gate_colour(gate: float) -> str:
     return sample_colorscale(COLOURS, [min(1.0, max(0.0, float(gate)))])[0]
 
 
+def _pass_shading(
+    items: Sequence[str], gates: Sequence[Sequence[float]], top_facts: Sequence[int], pass_number: int
+) -> tuple[int, int, list[tuple[str, float, str]]]:
+    """The pass shown (0-based, pass_number clamped to the passes there are), its most attended item,
+    and per item its text, its gate on that pass and a text colour readable on the gate's colour."""
+    p = min(max(int(pass_number), 1), len(gates)) - 1
+    row = gates[p]
+    shaded = []
+    for i, item in enumerate(items):
+        g = row[i] if i < len(row) else 0.0
+        shaded.append((item, g, "white" if g > 0.5 else "#111827"))
+    return p, top_facts[p], shaded
+
+
 def story_by_pass_html(
     facts: Sequence[str],
     gates: Sequence[Sequence[float]],
@@ -218,12 +250,9 @@ def story_by_pass_html(
     """The story as HTML, each fact shaded by its gate on one pass (1-based), the top fact starred."""
     if not facts or not gates:
         return ""
-    p = min(max(int(pass_number), 1), len(gates)) - 1
-    row, top = gates[p], top_facts[p]
+    p, top, shaded = _pass_shading(facts, gates, top_facts, pass_number)
     items = []
-    for i, fact in enumerate(facts):
-        g = row[i] if i < len(row) else 0.0
-        text_colour = "white" if g > 0.5 else "#111827"
+    for i, (fact, g, text_colour) in enumerate(shaded):
         marks = ""
         if i == top:
             marks += f" <span style='color:{TOP_COLOUR}' title='most attended fact of this pass'>★</span>"
@@ -255,6 +284,10 @@ STORY_CSS = """
 
 LOSS_COLOUR = "#dc2626"
 ACCURACY_COLOUR = "#1d4ed8"
+CURVES = (  # the two curves, left and right: (history key, name, colour, value on hover)
+    ("train_loss", "training loss", LOSS_COLOUR, "loss %{y:.4f}"),
+    ("val_accuracy", "validation accuracy", ACCURACY_COLOUR, "%{y:.1%}"),
+)
 
 
 def training_curves(history: Sequence[dict], epochs: int | None = None, best_epoch: int | None = None) -> go.Figure:
@@ -263,26 +296,17 @@ def training_curves(history: Sequence[dict], epochs: int | None = None, best_epo
     history: one dict per finished epoch with "epoch", "train_loss" and "val_accuracy" (0-1).
     epochs: the epochs planned (the x axis starts at up to 10 epochs wide and grows with the run).
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"), horizontal_spacing=0.1)
     x = [h["epoch"] for h in history]
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=[h["train_loss"] for h in history], mode="lines+markers", name="training loss",
-            line=dict(color=LOSS_COLOUR, width=2), marker=dict(size=6),
-            hovertemplate="epoch %{x}: loss %{y:.4f}<extra></extra>",
-        ),
-        row=1, col=1,
-    )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=[h["val_accuracy"] for h in history], mode="lines+markers", name="validation accuracy",
-            line=dict(color=ACCURACY_COLOUR, width=2), marker=dict(size=6),
-            hovertemplate="epoch %{x}: %{y:.1%}<extra></extra>",
-        ),
-        row=1, col=2,
-    )  # fmt: skip
+    for col, (key, name, colour, value) in enumerate(CURVES, start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=[h[key] for h in history], mode="lines+markers", name=name,
+                line=dict(color=colour, width=2), marker=dict(size=6),
+                hovertemplate=f"epoch %{{x}}: {value}<extra></extra>",
+            ),
+            row=1, col=col,
+        )  # fmt: skip
     best = [h for h in history if h["epoch"] == best_epoch]
     if best:
         fig.add_trace(
@@ -325,22 +349,21 @@ def sentence_by_pass_html(
     """The sentence inline, each word shaded by its gate on one pass (1-based), the top word starred."""
     if not words or not gates:
         return ""
-    p = min(max(int(pass_number), 1), len(gates)) - 1
-    row, top = gates[p], top_facts[p]
-    spans = []
-    for i, word in enumerate(words):
-        g = row[i] if i < len(row) else 0.0
-        colour = "white" if g > 0.5 else "#111827"
-        star = f"<sup style='color:{TOP_COLOUR}'>★</sup>" if i == top else ""
-        spans.append(
-            f"<span class='dmn-word' title='word {i + 1}, gate {g:.3f}' style='background:{gate_colour(g)};"
-            f"color:{colour};padding:2px 5px;margin:2px;border-radius:4px;display:inline-block'>"
-            f"{html.escape(word)}{star}</span>"
-        )
+    p, top, shaded = _pass_shading(words, gates, top_facts, pass_number)
+    spans = "".join(_word_span(i, word, g, colour, i == top) for i, (word, g, colour) in enumerate(shaded))
     return (
         f"<div class='dmn-sentence'><div style='font-size:13px;opacity:0.8;margin-bottom:4px'>Pass {p + 1} of "
         f"{len(gates)}: darker = more attention (hover a word for its gate)</div>"
-        f"<div style='font-size:17px;line-height:2'>{''.join(spans)}</div></div>"
+        f"<div style='font-size:17px;line-height:2'>{spans}</div></div>"
+    )
+
+
+def _word_span(i: int, word: str, gate: float, colour: str, top: bool) -> str:
+    star = f"<sup style='color:{TOP_COLOUR}'>★</sup>" if top else ""
+    return (
+        f"<span class='dmn-word' title='word {i + 1}, gate {gate:.3f}' style='background:{gate_colour(gate)};"
+        f"color:{colour};padding:2px 5px;margin:2px;border-radius:4px;display:inline-block'>"
+        f"{html.escape(word)}{star}</span>"
     )
 
 
