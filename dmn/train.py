@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import torch
@@ -22,34 +22,8 @@ from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation,
 from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.kinds import WordKinds
-from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 40
-    batch_size: int = 100
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    clip: float = 5.0  # max gradient norm
-    patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
-    gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
-    gate_loss: str = "bce"  # sigmoid gates: "bce" per fact, or "softmax" over the facts (see DMN.loss)
-    rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
-    word_dropout: float = 0.0  # chance that any training word is hidden as unknown (trains <unk>; regularises)
-    embedding_lr: float = 1.0  # the word vectors' learning rate, as a share of lr
-    balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
-    task_repeats: dict[str, int] = field(default_factory=dict)  # task -> times its examples come in an epoch
-    lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
-    tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
-    weight_average: float = 0.0  # > 0: validate and keep a moving average of the weights with this decay
-    compile: bool = False  # training steps through torch.compile (dynamic shapes; compiles once, about a minute)
-    seed: int = 0
-    val_fraction: float = 0.1
-    val_split: str = "story"  # hold out whole bAbI stories ("question": single questions, as runs before it did)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from dmn.model import DMN, DMNConfig, Ensemble
+from dmn.settings import SETTINGS_KEY, EnsembleSpec, RunSpec, TrainConfig
 
 
 @dataclass
@@ -216,8 +190,6 @@ def with_pretrained_words(
     """The models of `first`'s vocabulary, that vocabulary, and what config.json records of it,
     with the `embedding_vocab` most frequent words of `first`'s pretrained vectors added
     (`add_pretrained_words`; 0: as they are)."""
-    if embedding_vocab < 0:
-        raise ValueError(f"--embedding-vocab is a number of words, not {embedding_vocab}")
     if not embedding_vocab:
         return models, first.vocab, {}
     source = first.config.get("embeddings")
@@ -228,28 +200,26 @@ def with_pretrained_words(
 
 
 def build_ensemble(
-    paths: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
-    data_dir: str | os.PathLike | None = None,
-    description: str = "",
-    command: str = "",
-    task: str | None = None,
-    embedding_vocab: int = 0,
+    spec: EnsembleSpec, out: str | os.PathLike, data_dir: str | os.PathLike | None = None, command: str = ""
 ) -> dict:
-    """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
+    """Write to `out` the ensemble of `spec.members` (`Ensemble`: their answer probabilities
     averaged), measured on the dev set and on the test set; returns its metrics. The members must
     be sentiment models or taggers of one task with one vocabulary and one model configuration.
-    `task` (default: theirs) may name another task that their answers translate to
-    (`answer_translation`: sst:fine models answering sst:binary). `embedding_vocab` gives the N most
-    frequent words of the members' pretrained vectors a place, read as those vectors
+    `spec.task` (default: theirs) may name another task that their answers translate to
+    (`answer_translation`: sst:fine models answering sst:binary). `spec.embedding_vocab` gives the
+    N most frequent words of the members' pretrained vectors a place, read as those vectors
     (`add_pretrained_words`)."""
+    spec = spec.checked()
+    if not spec.members:
+        raise ValueError("an ensemble needs at least one member checkpoint")
+    paths, description, embedding_vocab = spec.members, spec.description, spec.embedding_vocab
     members = [load_checkpoint(path) for path in paths]
     check_ensemble_members(members)
     first = members[0]
     member_task = first.config["task"]
     validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
     models, vocab, grown = with_pretrained_words(first, [member.model for member in members], embedding_vocab)
-    task = task or member_task
+    task = spec.task or member_task
     answer_map, translated = None, {}
     if task != member_task:
         vocab, answer_map, pairs = translated_answers(vocab, member_task, task)
@@ -268,6 +238,7 @@ def build_ensemble(
         **({"hold_out": first.config["hold_out"]} if first.config.get("hold_out") else {}),
         **grown,
         "command": command,
+        SETTINGS_KEY: spec.to_dict(),
         **translated,
         "members": [
             {
@@ -508,32 +479,6 @@ class Trainer:
 # A whole run, from a task spec to a checkpoint (the CLI and the app's Train tab both use this)
 
 
-@dataclass
-class RunSpec:
-    """What to train: the task, the model's shape, and the training settings."""
-
-    task: str  # babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb
-    size: str = "1k"  # bAbI training set size
-    variant: str = "dmn"
-    parts: dict[str, str] = field(default_factory=dict)  # switches overriding the variant's
-    hidden: int = 80
-    passes: int = 3
-    max_facts: int = 50  # bAbI: read the last N sentences (sentence tasks read whole sentences)
-    dropout: float = 0.1
-    limit: int | None = None  # only the first N training examples of each task
-    phrases: bool = False  # SST: also train on every labelled phrase
-    hold_out: int = 0  # SST, POS: keep this many training sentences out of training (data.held_out_sentences)
-    embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
-    word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
-    embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
-    char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
-    positional_encoding: bool = True  # DMN+ input fusion weighs a fact's words by position (False: plain sum)
-    freeze_embeddings: bool = False  # words given pretrained vectors keep them (the others still train)
-    init_from: str | None = None  # start from this checkpoint's weights (same data, split and model)
-    description: str = ""
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
 class TrainingRun:
     """A prepared run: data loaded and split, vocabulary and model built, a Trainer ready.
 
@@ -550,8 +495,8 @@ class TrainingRun:
         examples: Sequence[Example] | None = None,
         command: str = "",
     ) -> None:
-        if spec.freeze_embeddings and not spec.embeddings:
-            raise ValueError("freezing the word vectors needs pretrained ones (--embeddings)")
+        model = spec.model
+        model.check_together()
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
         family = spec.task.partition(":")[0]
@@ -571,37 +516,37 @@ class TrainingRun:
         self.vocab = Vocab.build(  # a tagger keeps case ("US" is not "us"), but reads "Housing" as "housing"
             examples,
             lowercase=family != "pos",
-            signatures=spec.word_signatures,
-            chars=spec.char_features,
+            signatures=model.word_signatures,
+            chars=model.char_features,
             case_fallback=family == "pos",
         )
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
-        vectors = load_vectors(spec.embeddings, self.vocab, spec.embedding_vocab) if spec.embeddings else {}
-        if spec.embedding_vocab:  # words never seen in training keep their pretrained meaning
+        vectors = load_vectors(model.embeddings, self.vocab, model.embedding_vocab) if model.embeddings else {}
+        if model.embedding_vocab:  # words never seen in training keep their pretrained meaning
             self.vocab = self.vocab.with_words(vectors)
         torch.manual_seed(spec.train.seed)
         self.model = DMN(
             DMNConfig(
                 vocab_size=len(self.vocab.words),
                 answer_size=len(self.vocab.answers),
-                hidden=spec.hidden,
+                hidden=model.hidden,
                 embed=len(next(iter(vectors.values()))) if vectors else 0,
-                passes=spec.passes,
+                passes=model.passes,
                 max_answer_len=max(len(ex.answer) for ex in examples) + 1,
-                max_facts=min(200, longest) if word_level else spec.max_facts,
+                max_facts=min(200, longest) if word_level else model.max_facts,
                 fact_unit="word" if word_level else "sentence",
                 answer_mode="tags" if family == "pos" else "sequence",
-                dropout=spec.dropout,
+                dropout=model.dropout,
                 char_vocab_size=len(self.vocab.chars),
-                positional_encoding=spec.positional_encoding,
-                **{**VARIANTS[spec.variant], **spec.parts},
+                positional_encoding=model.positional_encoding,
+                **model.parts,
             )
         )
         self.embedding_coverage = None
-        if spec.embeddings:
+        if model.embeddings:
             found = initialise_embedding(self.model.embedding.weight, self.vocab, vectors)
             self.embedding_coverage = found.sum().item() / max(1, len(self.vocab.words) - 3)
-            if spec.freeze_embeddings:  # one vector space for every word, whether training saw it or not
+            if model.freeze_embeddings:  # one vector space for every word, whether training saw it or not
                 freeze_rows(self.model.embedding.weight, found)
         if spec.init_from:
             self._start_from(spec.init_from)
@@ -613,8 +558,9 @@ class TrainingRun:
             "variant": variant,
             "description": spec.description or f"{variant.upper()} on {spec.task}{where}",
             "question": " ".join(examples[0].question) if word_level else "",
-            "embeddings": spec.embeddings,
+            "embeddings": model.embeddings,
             "train": spec.train.to_dict(),
+            SETTINGS_KEY: spec.to_dict(),
             "command": command,
             **({"init_from": spec.init_from} if spec.init_from else {}),
             **({"hold_out": spec.hold_out} if spec.hold_out else {}),
