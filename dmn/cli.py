@@ -13,7 +13,7 @@ import torch
 
 from dmn import __version__
 from dmn.checkpoint import CheckpointError, is_collection, load_checkpoint, load_collection
-from dmn.data import HELD_OUT, DataFormatError, DataNotFoundError, load_task, resolve_data_dir
+from dmn.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
     accuracy_by_task,
@@ -28,6 +28,7 @@ from dmn.kinds import WordKinds, write_kinds
 from dmn.predict import InputError, Predictor
 from dmn.recipe import Recipe, finished_with
 from dmn.settings import EnsembleSpec, RunSpec
+from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task
 from dmn.train import TrainingRun, build_ensemble, validation_set
 
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("download", help="download an official dataset (sha256-checked) into the data folder")
-    p.add_argument("dataset", choices=["babi", "sst", "ewt"], help="bAbI, SST (sentiment) or UD English EWT (tagging)")
+    p.add_argument("dataset", choices=list(DOWNLOADS), help=", ".join(f"{n}: {d.title}" for n, d in DOWNLOADS.items()))
     _add_data_dir(p)
 
     p = commands.add_parser("train", help="train a DMN and write a checkpoint (or make one from a recipe)")
@@ -112,8 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from dmn.download import DOWNLOADS
-
     download = DOWNLOADS[args.dataset]
     print(f"{download.title} is in {download.run(resolve_data_dir(args.data_dir))}")
     return 0
@@ -251,7 +250,7 @@ def _ensemble(spec: EnsembleSpec, out: Path, args: argparse.Namespace) -> int:
 def cmd_kinds(args: argparse.Namespace) -> int:
     config = load_checkpoint(args.checkpoint).config
     task = str(config.get("task", ""))
-    if not task.startswith("babi:"):
+    if not task or not family_of(task).learns_kinds:
         raise ValueError(f"{args.checkpoint} answers {task or 'no task'}: word kinds are learned for bAbI models")
     kinds = WordKinds.learn(load_task(task, "train", config.get("size", "1k"), args.data_dir))
     written = write_kinds(args.checkpoint, kinds)

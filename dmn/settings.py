@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from dmn.model import VARIANTS
+from dmn.tasks import TASK_HELP
 
 NO_DEFAULT = dataclasses.MISSING
 
@@ -402,9 +403,7 @@ class TrainConfig(Settings):
 class RunSpec(Settings):
     """What to train: the task and its data, the model, and the training."""
 
-    task: str = setting(
-        "", "babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb", label="The task"
-    )
+    task: str = setting("", TASK_HELP, label="The task")
     size: str = setting("1k", "bAbI training set size", choices=("1k", "10k"))
     limit: int | None = setting(
         None, "use only the first N training examples of each task", label="Questions per task", low=1,

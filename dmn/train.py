@@ -18,12 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 from dmn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation, batches, load_task
+from dmn.data import EOS, Example, Vocab, batches
 from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.kinds import WordKinds
 from dmn.model import DMN, DMNConfig, Ensemble
 from dmn.settings import SETTINGS_KEY, EnsembleSpec, RunSpec, TrainConfig
+from dmn.tasks import FAMILIES, answer_translation, family_of, load_task
 
 
 @dataclass
@@ -134,7 +135,7 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     """The validation examples a checkpoint was chosen on (from its config.json and metrics.json):
     for bAbI the share of train its run held out (its seed), for SST and POS the official dev set."""
     task = config.get("task", "")
-    if task.partition(":")[0] in SENTENCE_FAMILIES:
+    if family_of(task).word_level:
         examples = load_task(task, "dev", data_dir=data_dir)
     else:
         train = config.get("train", {})
@@ -167,7 +168,7 @@ def check_ensemble_members(members: Sequence[Checkpoint]) -> None:
     of one task, one choice of held-out sentences, one vocabulary and one model configuration."""
     first = members[0]
     member_task = first.config.get("task", "")
-    if member_task.partition(":")[0] not in SENTENCE_FAMILIES:
+    if not family_of(member_task).word_level:
         raise ValueError(
             f"ensembles are built of SST or POS models, which all validate on the dev set, not {member_task}"
         )
@@ -499,12 +500,12 @@ class TrainingRun:
         model.check_together()
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
-        family = spec.task.partition(":")[0]
-        word_level = family in SENTENCE_FAMILIES
+        named = FAMILIES.get(spec.task.partition(":")[0])  # None: a file of one's own, in bAbI's format
+        family = named or (family_of(spec.task) if examples is None else FAMILIES["babi"])
         if examples is None:
             examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases, hold_out=spec.hold_out)
         examples = _first_of_each_task(examples, spec.limit)
-        self.validates_on_dev = word_level and self.has_test_set  # else on a share held out of training
+        self.validates_on_dev = family.word_level and self.has_test_set  # else on a share held out of training
         if self.validates_on_dev:
             self.train_examples = examples
             self.val_examples = _first_of_each_task(load_task(spec.task, "dev", data_dir=data_dir), spec.limit)
@@ -512,13 +513,14 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed, spec.train.val_split
             )
-        self.kinds = WordKinds.learn(examples) if family == "babi" else None  # for reading new names, places...
-        self.vocab = Vocab.build(  # a tagger keeps case ("US" is not "us"), but reads "Housing" as "housing"
+        learns_kinds = named is not None and named.learns_kinds  # to read new names, places... as known ones
+        self.kinds = WordKinds.learn(examples) if learns_kinds else None
+        self.vocab = Vocab.build(
             examples,
-            lowercase=family != "pos",
+            lowercase=family.lowercase,
             signatures=model.word_signatures,
             chars=model.char_features,
-            case_fallback=family == "pos",
+            case_fallback=family.case_fallback,
         )
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
         vectors = load_vectors(model.embeddings, self.vocab, model.embedding_vocab) if model.embeddings else {}
@@ -533,9 +535,9 @@ class TrainingRun:
                 embed=len(next(iter(vectors.values()))) if vectors else 0,
                 passes=model.passes,
                 max_answer_len=max(len(ex.answer) for ex in examples) + 1,
-                max_facts=min(200, longest) if word_level else model.max_facts,
-                fact_unit="word" if word_level else "sentence",
-                answer_mode="tags" if family == "pos" else "sequence",
+                max_facts=min(200, longest) if family.word_level else model.max_facts,
+                fact_unit=family.fact_unit,
+                answer_mode=family.answer_mode,
                 dropout=model.dropout,
                 char_vocab_size=len(self.vocab.chars),
                 positional_encoding=model.positional_encoding,
@@ -551,13 +553,13 @@ class TrainingRun:
         if spec.init_from:
             self._start_from(spec.init_from)
         variant = self.model.config.variant
-        where = f" ({spec.size})" if family == "babi" else ""
+        where = f" ({spec.size})" if not family.word_level else ""
         self.config = {
             "task": spec.task,
             "size": spec.size,
             "variant": variant,
             "description": spec.description or f"{variant.upper()} on {spec.task}{where}",
-            "question": " ".join(examples[0].question) if word_level else "",
+            "question": " ".join(examples[0].question) if family.word_level else "",
             "embeddings": model.embeddings,
             "train": spec.train.to_dict(),
             SETTINGS_KEY: spec.to_dict(),

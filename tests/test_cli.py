@@ -10,10 +10,10 @@ import torch
 
 from dmn.checkpoint import load_checkpoint
 from dmn.cli import main
-from dmn.data import HELD_OUT, load_task
 from dmn.evaluate import accuracy_by_task
 from dmn.predict import Predictor
 from dmn.settings import ModelSettings, RunSpec, TrainConfig
+from dmn.tasks import HELD_OUT, load_task
 from dmn.train import TrainingRun
 from tests.conftest import REPO
 

@@ -4,23 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from dmn.data import (
-    HELD_OUT,
-    SST_FINE_LABELS,
-    DataFormatError,
-    Example,
-    Vocab,
-    load_task,
-    make_batch,
-    parse_conllu,
-    parse_ptb,
-    parse_sst,
-    parse_trees,
-    tokenize_sentence,
-)
+from dmn.data import DataFormatError, Example, Vocab, make_batch, parse_trees, tokenize_sentence
 from dmn.embeddings import add_pretrained_words, glove_text, initialise_embedding
 from dmn.evaluate import accuracy_by_task, accuracy_by_word_kind
 from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.tasks import HELD_OUT, load_task
+from dmn.tasks.pos import parse_conllu, parse_ptb
+from dmn.tasks.sst import SST_FINE_LABELS, parse_sst
 from tests.test_model import build
 
 

@@ -4,10 +4,11 @@ import json
 import pytest
 import torch
 
-from dmn.data import Example, Vocab, batches, load_task
+from dmn.data import Example, Vocab, batches
 from dmn.evaluate import format_gate_table, gate_accuracy
 from dmn.model import DMN, VARIANTS, DMNConfig
 from dmn.settings import ModelSettings, RunSpec, TrainConfig
+from dmn.tasks import load_task
 from dmn.train import (
     Trainer,
     TrainingRun,
