@@ -25,11 +25,12 @@ from dmn.evaluate import (
     summary,
 )
 from dmn.kinds import WordKinds, write_kinds
+from dmn.make_ensemble import build_ensemble
 from dmn.predict import InputError, Predictor
 from dmn.recipe import Recipe, finished_with
 from dmn.settings import EnsembleSpec, RunSpec
 from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task
-from dmn.train import TrainingRun, build_ensemble, validation_set
+from dmn.train import TrainingRun, validation_set
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:

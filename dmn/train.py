@@ -10,21 +10,22 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dmn.data import EOS, Example, Vocab, batches
-from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
+from dmn.checkpoint import load_checkpoint, save_checkpoint
+from dmn.data import Batch, Example, Vocab, batches
+from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
+from dmn.ensemble import Ensemble
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.kinds import WordKinds
-from dmn.model import DMN, DMNConfig, Ensemble
-from dmn.settings import SETTINGS_KEY, EnsembleSpec, RunSpec, TrainConfig
-from dmn.tasks import FAMILIES, answer_translation, family_of, load_task
+from dmn.model import DMN, DMNConfig, DMNOutput
+from dmn.settings import SETTINGS_KEY, RunSpec, TrainConfig
+from dmn.tasks import FAMILIES, family_of, load_task
 
 
 @dataclass
@@ -152,119 +153,6 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     return examples
 
 
-def translated_answers(vocab: Vocab, member_task: str, task: str) -> tuple[Vocab, list[int | None], list[list[str]]]:
-    """How models of `member_task` with this vocabulary answer `task` (`answer_translation`): the
-    vocabulary with the task's answers, the answer map of `Ensemble`, and the pairs (member answer,
-    the task's answer or None) that config.json records."""
-    translation = answer_translation(member_task, task)
-    task_vocab = replace(vocab, answers=[EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})])
-    pairs = [[answer, translation[answer]] for answer in vocab.answers]
-    answer_map = [None if target is None else task_vocab.answer_index[target] for _, target in pairs]
-    return task_vocab, answer_map, pairs
-
-
-def check_ensemble_members(members: Sequence[Checkpoint]) -> None:
-    """ValueError unless these checkpoints can answer together: SST or POS models, none an ensemble,
-    of one task, one choice of held-out sentences, one vocabulary and one model configuration."""
-    first = members[0]
-    member_task = first.config.get("task", "")
-    if not family_of(member_task).word_level:
-        raise ValueError(
-            f"ensembles are built of SST or POS models, which all validate on the dev set, not {member_task}"
-        )
-    for member in members:
-        if isinstance(member.model, Ensemble):
-            raise ValueError(f"{member.path} is an ensemble already: list its members instead")
-        if member.config.get("task") != member_task:
-            raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {member_task}")
-        if member.config.get("hold_out", 0) != first.config.get("hold_out", 0):
-            raise ValueError(f"{member.path} held out other training sentences than {first.path} (--hold-out)")
-        if member.vocab.to_json() != first.vocab.to_json():
-            raise ValueError(f"{member.path} has another vocabulary than {first.path}")
-        if member.model.config != first.model.config:
-            raise ValueError(f"{member.path} has other model settings than {first.path}")
-
-
-def with_pretrained_words(
-    first: Checkpoint, models: list[DMN], embedding_vocab: int
-) -> tuple[list[DMN], Vocab, dict[str, int]]:
-    """The models of `first`'s vocabulary, that vocabulary, and what config.json records of it,
-    with the `embedding_vocab` most frequent words of `first`'s pretrained vectors added
-    (`add_pretrained_words`; 0: as they are)."""
-    if not embedding_vocab:
-        return models, first.vocab, {}
-    source = first.config.get("embeddings")
-    if not source:
-        raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
-    grown, vocab = add_pretrained_words(models, first.vocab, load_vectors(source, first.vocab, embedding_vocab))
-    return grown, vocab, {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
-
-
-def build_ensemble(
-    spec: EnsembleSpec, out: str | os.PathLike, data_dir: str | os.PathLike | None = None, command: str = ""
-) -> dict:
-    """Write to `out` the ensemble of `spec.members` (`Ensemble`: their answer probabilities
-    averaged), measured on the dev set and on the test set; returns its metrics. The members must
-    be sentiment models or taggers of one task with one vocabulary and one model configuration.
-    `spec.task` (default: theirs) may name another task that their answers translate to
-    (`answer_translation`: sst:fine models answering sst:binary). `spec.embedding_vocab` gives the
-    N most frequent words of the members' pretrained vectors a place, read as those vectors
-    (`add_pretrained_words`)."""
-    spec = spec.checked()
-    if not spec.members:
-        raise ValueError("an ensemble needs at least one member checkpoint")
-    paths, description, embedding_vocab = spec.members, spec.description, spec.embedding_vocab
-    members = [load_checkpoint(path) for path in paths]
-    check_ensemble_members(members)
-    first = members[0]
-    member_task = first.config["task"]
-    validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
-    models, vocab, grown = with_pretrained_words(first, [member.model for member in members], embedding_vocab)
-    task = spec.task or member_task
-    answer_map, translated = None, {}
-    if task != member_task:
-        vocab, answer_map, pairs = translated_answers(vocab, member_task, task)
-        translated = {"member_task": member_task, "member_answers": pairs}
-        validation = load_task(task, "dev", data_dir=data_dir)
-    model = Ensemble(models, answer_map)
-    val_by_task = accuracy_by_task(model, vocab, validation)
-    accuracy = accuracy_on_test_set(model, vocab, task, data_dir=data_dir)
-    config = {
-        "task": task,
-        "size": first.config.get("size", "1k"),
-        "variant": first.config.get("variant", ""),
-        "description": description or f"{len(members)} models averaged ({task})",
-        "question": first.config.get("question", ""),
-        "embeddings": first.config.get("embeddings"),
-        **({"hold_out": first.config["hold_out"]} if first.config.get("hold_out") else {}),
-        **grown,
-        "command": command,
-        SETTINGS_KEY: spec.to_dict(),
-        **translated,
-        "members": [
-            {
-                "checkpoint": member.path.name,
-                "command": member.config.get("command", ""),
-                "validation_accuracy": member.metrics.get("validation_accuracy"),
-                "test_accuracy": member.metrics.get("mean"),
-                **({"revised": member.metrics["revised"]} if member.metrics.get("revised") else {}),
-            }
-            for member in members
-        ],
-    }
-    metrics = {
-        "test_accuracy": accuracy,
-        **summary(accuracy),
-        "validation_accuracy": sum(val_by_task.values()) / len(val_by_task),
-        "members": len(members),
-        "data": {"task": task, "size": config["size"], "validation_examples": len(validation)},
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "command": command,
-    }
-    save_checkpoint(out, model, vocab, config, metrics)
-    return metrics
-
-
 class WeightAverage:
     """An exponential moving average of a model's weights (Polyak averaging), updated after every
     step: avg = decay_t * avg + (1 - decay_t) * w with decay_t = min(decay, (1 + t) / (10 + t)),
@@ -372,7 +260,6 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        layout = self.model.config.layout
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
         best_val_loss = math.inf
@@ -381,36 +268,7 @@ class Trainer:
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
-            self.model.train()
-            total_loss, seen = 0.0, 0
-            n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
-            train = self.vocab.hide_words(
-                self.train_examples, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout
-            )
-            bar = tqdm(
-                batches(train, self.vocab, cfg.batch_size, generator=generator, **layout),
-                total=n_batches,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                disable=not progress,
-                leave=False,
-            )
-            for done, batch in enumerate(bar, 1):
-                if self._stop.is_set():
-                    break
-                batch = batch.to(self.device)
-                output = forward(batch)
-                loss = self.model.loss(output, batch, cfg.gate_supervision, cfg.gate_loss)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
-                self.optimizer.step()
-                if average is not None:
-                    average.update(self.model)
-                total_loss += loss.item() * len(batch.examples)
-                seen += len(batch.examples)
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-                if on_step is not None:
-                    on_step(done, n_batches)
+            train_loss, seen = self._train_epoch(epoch, generator, forward, average, progress, on_step)
             if self._stop.is_set():
                 result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
@@ -431,19 +289,8 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] *= cfg.lr_decay
             seconds = time.perf_counter() - epoch_start
-            report = EpochReport(
-                epoch=epoch,
-                epochs=cfg.epochs,
-                train_loss=total_loss / max(seen, 1),
-                val_accuracy=val_accuracy,
-                val_by_task=val_by_task,
-                best_epoch=result.best_epoch,
-                best_val_accuracy=result.best_val_accuracy,
-                seconds=seconds,
-                examples_per_second=seen / seconds,
-                improved=improved,
-                val_loss=val_loss,
-            )
+            report = EpochReport(epoch, cfg.epochs, train_loss, val_accuracy, val_by_task, result.best_epoch,
+                                 result.best_val_accuracy, seconds, seen / seconds, improved, val_loss)  # fmt: skip
             result.history.append(report)
             if progress:
                 shown_loss = "" if val_loss is None else f" (loss {val_loss:.4f})"
@@ -461,6 +308,48 @@ class Trainer:
         self.model.load_state_dict(best_state)
         result.seconds = time.perf_counter() - start
         return result
+
+    def _train_epoch(
+        self,
+        epoch: int,
+        generator: torch.Generator,
+        forward: Callable[[Batch], DMNOutput],
+        average: WeightAverage | None,
+        progress: bool,
+        on_step: Callable[[int, int], None] | None,
+    ) -> tuple[float, int]:
+        """One pass over the training examples (until stop()); returns the mean loss and the
+        examples seen."""
+        cfg = self.config
+        self.model.train()
+        total_loss, seen = 0.0, 0
+        n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
+        train = self.vocab.hide_words(self.train_examples, generator, rate=cfg.word_dropout,
+                                      rare_rate=cfg.rare_word_dropout)  # fmt: skip
+        bar = tqdm(
+            batches(train, self.vocab, cfg.batch_size, generator=generator, **self.model.config.layout),
+            total=n_batches,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for done, batch in enumerate(bar, 1):
+            if self._stop.is_set():
+                break
+            batch = batch.to(self.device)
+            loss = self.model.loss(forward(batch), batch, cfg.gate_supervision, cfg.gate_loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.optimizer.step()
+            if average is not None:
+                average.update(self.model)
+            total_loss += loss.item() * len(batch.examples)
+            seen += len(batch.examples)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            if on_step is not None:
+                on_step(done, n_batches)
+        return total_loss / max(seen, 1), seen
 
     @torch.no_grad()
     def validation_loss(self) -> float:

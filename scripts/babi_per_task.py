@@ -29,10 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn.checkpoint import save_collection  # noqa: E402
 from dmn.evaluate import PASS_THRESHOLD, summary  # noqa: E402
-from dmn.tasks.babi import (
-    BABI_TASK_NAMES,  # noqa: E402
-    PAPER_COLUMNS,  # noqa: E402
-)
+from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
 
 
 def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
