@@ -27,9 +27,10 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn import kernels  # noqa: E402
-from dmn.data import Vocab, batches, load_babi, make_batch  # noqa: E402
+from dmn.data import Vocab, batches, make_batch  # noqa: E402
 from dmn.device import pick_device  # noqa: E402
 from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
+from dmn.tasks.babi import load_babi  # noqa: E402
 from dmn.train import adam  # noqa: E402
 
 HIDDEN, PASSES, BATCH = 80, 3, 100

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_babi import BATCH, PASSES, build_model  # noqa: E402
 
-from dmn.data import Batch, Vocab, batches, load_babi  # noqa: E402
+from dmn.data import Batch, Vocab, batches  # noqa: E402
+from dmn.tasks.babi import load_babi  # noqa: E402
 from dmn.train import adam  # noqa: E402
 
 

@@ -25,8 +25,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dmn.data import Vocab
+from dmn.ensemble import Ensemble
 from dmn.kinds import KINDS_FILE, WordKinds
-from dmn.model import DMN, DMNConfig, Ensemble
+from dmn.model import DMN, DMNConfig
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
 OPTIONAL_FILES = (KINDS_FILE,)  # a bAbI model's word kinds, for reading new names, places and objects

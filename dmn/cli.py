@@ -13,7 +13,7 @@ import torch
 
 from dmn import __version__
 from dmn.checkpoint import CheckpointError, is_collection, load_checkpoint, load_collection
-from dmn.data import HELD_OUT, DataFormatError, DataNotFoundError, load_task, resolve_data_dir
+from dmn.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
     accuracy_by_task,
@@ -25,21 +25,16 @@ from dmn.evaluate import (
     summary,
 )
 from dmn.kinds import WordKinds, write_kinds
-from dmn.model import VARIANTS
+from dmn.make_ensemble import build_ensemble
 from dmn.predict import InputError, Predictor
-from dmn.train import VAL_SPLITS, RunSpec, TrainConfig, TrainingRun, build_ensemble, validation_set
+from dmn.recipe import Recipe, finished_with
+from dmn.settings import EnsembleSpec, RunSpec
+from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task
+from dmn.train import TrainingRun, validation_set
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)")
-
-
-def _task_repeat(text: str) -> tuple[str, int]:
-    """'babi:19=4' -> ('babi:19', 4)."""
-    task, _, times = text.rpartition("=")
-    if not task or not times.isdigit() or int(times) < 1:
-        raise argparse.ArgumentTypeError(f"expected TASK=N with N >= 1 (e.g. babi:19=4), not {text!r}")
-    return task, int(times)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,177 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("download", help="download an official dataset (sha256-checked) into the data folder")
-    p.add_argument("dataset", choices=["babi", "sst", "ewt"], help="bAbI, SST (sentiment) or UD English EWT (tagging)")
+    p.add_argument("dataset", choices=list(DOWNLOADS), help=", ".join(f"{n}: {d.title}" for n, d in DOWNLOADS.items()))
     _add_data_dir(p)
 
-    p = commands.add_parser("train", help="train a DMN and write a checkpoint")
+    p = commands.add_parser("train", help="train a DMN and write a checkpoint (or make one from a recipe)")
     p.add_argument(
-        "--task", required=True, help="babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb"
+        "--config",
+        metavar="RECIPE",
+        help="train from a recipe (configs/NAME.json: every step, into --work-dir, the last into its checkpoint "
+        "or --out) or a checkpoint's config.json (its run again); flags given as well override its settings",
     )
-    p.add_argument("--size", choices=["1k", "10k"], default="1k", help="bAbI training set size")
-    p.add_argument("--variant", choices=sorted(VARIANTS), default="dmn")
-    for part, choices in (
-        ("input-module", ("gru", "fusion")),
-        ("gate", ("sigmoid", "softmax")),
-        ("episode", ("gated_gru", "attention_gru")),
-        ("memory-update", ("gru", "relu")),
-    ):
-        p.add_argument(f"--{part}", choices=choices, help="override this part of the variant")
-    p.add_argument(
-        "--gate-supervision",
-        type=float,
-        nargs="?",
-        const=1.0,
-        default=0.0,
-        metavar="WEIGHT",
-        help="train the gates towards the supporting facts (weight, default 1 when given)",
-    )
-    p.add_argument(
-        "--gate-loss",
-        choices=["bce", "softmax"],
-        default="bce",
-        help="with --gate-supervision and sigmoid gates (DMN): each fact's gate against 0 or 1 (bce), or the "
-        "gates' logits as one softmax over the facts (softmax)",
-    )
-    p.add_argument("--hidden", type=int, default=80)
-    p.add_argument("--passes", type=int, default=3)
-    p.add_argument("--max-facts", type=int, default=50, help="read only the story's last N sentences")
-    p.add_argument("--dropout", type=float, default=0.1)
-    defaults = TrainConfig()
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--clip", type=float, default=defaults.clip, help="maximum gradient norm")
-    p.add_argument(
-        "--patience",
-        type=int,
-        default=defaults.patience,
-        metavar="EPOCHS",
-        help=f"stop after this many epochs without a better validation accuracy, or at 100%% (default "
-        f"{defaults.patience}); 0 turns early stopping off: every epoch is run",
-    )
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument(
-        "--val-split",
-        choices=VAL_SPLITS,
-        default=defaults.val_split,
-        help="bAbI: hold out whole stories for validation (default), or single questions, as runs made before "
-        "the story split did (their other questions, with the same facts, stay in training)",
-    )
-    p.add_argument("--limit", type=int, help="use only the first N training examples of each task")
-    p.add_argument("--phrases", action="store_true", help="SST: also train on every labelled phrase")
-    p.add_argument(
-        "--hold-out",
-        type=int,
-        default=0,
-        metavar="N",
-        help="SST, POS: keep N training sentences (one fixed choice, the same for every seed) out of training, "
-        "phrases and all, to compare recipes on more sentences than the dev set has: `eval --split held-out`",
-    )
-    p.add_argument("--embeddings", help="start the word vectors from 'glove' (GloVe 6B 50d) or a GloVe text file")
-    p.add_argument(
-        "--embedding-vocab",
-        type=int,
-        default=0,
-        metavar="N",
-        help="with --embeddings: also put the N most frequent words of the vectors in the vocabulary",
-    )
-    p.add_argument(
-        "--word-signatures",
-        action="store_true",
-        help="read an unknown word as its shape class (capitals, digits, hyphen, suffix) instead of <unk>",
-    )
-    p.add_argument(
-        "--freeze-embeddings",
-        action="store_true",
-        help="with --embeddings: words that have a pretrained vector keep it unchanged during training",
-    )
-    p.add_argument(
-        "--repeat-task",
-        type=_task_repeat,
-        action="append",
-        default=[],
-        metavar="TASK=N",
-        help="take this task's training questions N times per epoch (e.g. babi:19=4, for a task that learns "
-        "slowly); may be given several times",
-    )
-    p.add_argument(
-        "--tie-break-loss",
-        action="store_true",
-        help="an epoch with the best validation accuracy so far but a lower validation loss also counts as better, "
-        "and 100%% validation accuracy does not end training (for small validation sets)",
-    )
-    p.add_argument(
-        "--init-from",
-        metavar="CHECKPOINT",
-        help="start from this checkpoint's weights (trained on the same data and validation split, with the "
-        "same model settings), e.g. to train longer",
-    )
-    p.add_argument(
-        "--char-features",
-        action="store_true",
-        help="also read each word's spelling with a character CNN (needs the DMN+ input module)",
-    )
-    p.add_argument(
-        "--no-positional-encoding",
-        dest="positional_encoding",
-        action="store_false",
-        help="DMN+ input module: a fact is the plain sum of its word vectors, without the positional "
-        "weights, which scale dimension d of a one-word fact (sentiment, tagging) by d/D",
-    )
-    p.add_argument(
-        "--rare-word-dropout",
-        type=float,
-        default=defaults.rare_word_dropout,
-        help="chance that a word seen once in training is hidden as unknown at each step (e.g. 0.5)",
-    )
-    p.add_argument(
-        "--embedding-lr",
-        type=float,
-        default=defaults.embedding_lr,
-        metavar="SHARE",
-        help="the word vectors learn at SHARE times --lr (e.g. 0.1, to keep pretrained vectors near where "
-        "they started; default 1)",
-    )
-    p.add_argument(
-        "--word-dropout",
-        type=float,
-        default=defaults.word_dropout,
-        help="chance that any training word is hidden as unknown at each step (e.g. 0.1): trains the "
-        "unknown-word vector even where no word is seen only once (SST trained on phrases)",
-    )
-    p.add_argument(
-        "--balance-tasks",
-        action="store_true",
-        help="repeat the questions of smaller tasks so that every task weighs about the same in an epoch",
-    )
-    p.add_argument(
-        "--lr-decay",
-        type=float,
-        default=defaults.lr_decay,
-        metavar="FACTOR",
-        help="multiply the learning rate by FACTOR after each epoch without a better validation accuracy "
-        "(default 1: constant)",
-    )
-    p.add_argument(
-        "--weight-average",
-        type=float,
-        default=defaults.weight_average,
-        metavar="DECAY",
-        help="validate and keep an exponential moving average of the weights, updated every step with this "
-        "decay (e.g. 0.999; default 0: the weights of the last step)",
-    )
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="run training steps through torch.compile with dynamic shapes (CPU only): about 20%% faster "
-        "steps after compiling for about a minute",
-    )
+    RunSpec.add_arguments(p)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--out", help="checkpoint directory to write (with --config: instead of the recipe's)")
+    p.add_argument("--work-dir", default="runs", help="with --config: where the steps before the last write")
     _add_data_dir(p)
 
     p = commands.add_parser("eval", help="test accuracy of a checkpoint, per task")
@@ -253,22 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "ensemble", help="one checkpoint that averages the answers of trained SST or POS checkpoints"
     )
-    p.add_argument("members", nargs="+", help="checkpoint directories of one task, vocabulary and model settings")
-    p.add_argument("--description", default="", help="one line shown in the app's checkpoint picker")
-    p.add_argument(
-        "--task",
-        help="the task it answers, if not its members' own: sst:binary for sst:fine members (the probabilities of "
-        "very negative and negative add up to negative, those of positive and very positive to positive; "
-        "neutral is dropped)",
-    )
-    p.add_argument(
-        "--embedding-vocab",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also give the N most frequent words of the members' pretrained vectors a place, each read as its "
-        "vector, as `train --embedding-vocab` gives words that training never shows (needs requirements-train.txt)",
-    )
+    EnsembleSpec.add_arguments(p)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     _add_data_dir(p)
 
@@ -290,83 +114,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from dmn.download import DOWNLOADS
-
     download = DOWNLOADS[args.dataset]
     print(f"{download.title} is in {download.run(resolve_data_dir(args.data_dir))}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.patience < 0:
-        raise ValueError(f"--patience must be 0 (no early stopping) or more, not {args.patience}")
-    if not 0 < args.lr_decay <= 1:
-        raise ValueError(f"--lr-decay must be in (0, 1], not {args.lr_decay}")
-    if not 0 <= args.weight_average < 1:
-        raise ValueError(f"--weight-average must be in [0, 1), not {args.weight_average}")
-    for flag in ("rare_word_dropout", "word_dropout"):
-        if not 0 <= getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be in [0, 1), not {getattr(args, flag)}")
-    if args.embedding_lr <= 0:
-        raise ValueError(
-            f"--embedding-lr must be above 0 (--freeze-embeddings keeps vectors fixed), not {args.embedding_lr}"
-        )
     device = pick_device(args.device)
-    if args.compile and device.type != "cpu":
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.config:
+        if not args.out:
+            raise ValueError("name the checkpoint directory to write (--out)")
+        return _train(RunSpec.from_arguments(args), Path(args.out), args, device)
+    recipe = Recipe.load(args.config)
+    folders = recipe.folders(args.work_dir, args.out)
+    for number, step in enumerate(recipe.steps, 1):
+        base = recipe.resolved(step, folders)
+        settings = RunSpec.from_arguments(args, base.to_dict()) if step.kind == "train" else base
+        folder = folders[step.name]
+        print(f"step {number}/{len(recipe.steps)}, {step.name}: {step.kind} into {folder}")
+        if finished_with(folder, settings):
+            print("  done already (a finished checkpoint with these settings is there)")
+            continue
+        done = _train(settings, folder, args, device) if step.kind == "train" else _ensemble(settings, folder, args)
+        if done:
+            return done
+    return 0
+
+
+def _train(spec: RunSpec, out: Path, args: argparse.Namespace, device: torch.device) -> int:
+    spec = spec.checked()
+    if spec.train.compile and device.type != "cpu":
         raise ValueError(
             "--compile is for the CPU, where the fused GRU kernel holds every recurrence; on a GPU the "
             "episode's steps would be traced one by one, once for every story length"
         )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    spec = RunSpec(
-        task=args.task,
-        size=args.size,
-        variant=args.variant,
-        parts={name: getattr(args, name) for name in VARIANTS["dmn"] if getattr(args, name) is not None},
-        hidden=args.hidden,
-        passes=args.passes,
-        max_facts=args.max_facts,
-        dropout=args.dropout,
-        limit=args.limit,
-        phrases=args.phrases,
-        hold_out=args.hold_out,
-        embeddings=args.embeddings,
-        word_signatures=args.word_signatures,
-        embedding_vocab=args.embedding_vocab,
-        char_features=args.char_features,
-        positional_encoding=args.positional_encoding,
-        freeze_embeddings=args.freeze_embeddings,
-        init_from=args.init_from,
-        description=args.description,
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            clip=args.clip,
-            patience=args.patience or None,  # 0: no early stopping
-            gate_supervision=args.gate_supervision,
-            gate_loss=args.gate_loss,
-            rare_word_dropout=args.rare_word_dropout,
-            word_dropout=args.word_dropout,
-            embedding_lr=args.embedding_lr,
-            balance_tasks=args.balance_tasks,
-            task_repeats=dict(args.repeat_task),
-            lr_decay=args.lr_decay,
-            tie_break_loss=args.tie_break_loss,
-            val_split=args.val_split,
-            weight_average=args.weight_average,
-            compile=args.compile,
-            seed=args.seed,
-        ),
-    )
-    run = TrainingRun(spec, args.data_dir, device, command="python -m dmn " + shlex.join(sys.argv[1:]))
+    command = shlex.join(["python", "-m", "dmn", "train", *spec.arguments(), "--out", str(out)])
+    run = TrainingRun(spec, args.data_dir, device, command=command)
     print(
         f"training {run.config['description']}: {len(run.train_examples)} train / {len(run.val_examples)} "
         f"validation questions, {sum(p.numel() for p in run.model.parameters())} parameters, on {device}"
     )
-    metrics = _fit_until_interrupted(run, args.out)
+    metrics = _fit_until_interrupted(run, out)
     if metrics.get("status") == "cancelled":
         print("interrupted before the first epoch ended: no checkpoint written", file=sys.stderr)
         return 130
@@ -375,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{metrics['train_seconds']:.0f} s"
     )
     print(format_table(metrics["test_accuracy"]))
-    print(f"checkpoint written to {args.out}")
+    print(f"checkpoint written to {out}")
     return 0
 
 
@@ -446,20 +236,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    command = "python -m dmn " + shlex.join(sys.argv[1:])
-    metrics = build_ensemble(
-        args.members, args.out, args.data_dir, args.description, command, args.task, args.embedding_vocab
-    )
+    return _ensemble(EnsembleSpec.from_arguments(args), Path(args.out), args)
+
+
+def _ensemble(spec: EnsembleSpec, out: Path, args: argparse.Namespace) -> int:
+    command = shlex.join(["python", "-m", "dmn", "ensemble", *spec.arguments(), "--out", str(out)])
+    metrics = build_ensemble(spec, out, args.data_dir, command)
     print(f"{metrics['members']} members; validation accuracy {metrics['validation_accuracy']:.2%}")
     print(format_table(metrics["test_accuracy"]))
-    print(f"checkpoint written to {args.out}")
+    print(f"checkpoint written to {out}")
     return 0
 
 
 def cmd_kinds(args: argparse.Namespace) -> int:
     config = load_checkpoint(args.checkpoint).config
     task = str(config.get("task", ""))
-    if not task.startswith("babi:"):
+    if not task or not family_of(task).learns_kinds:
         raise ValueError(f"{args.checkpoint} answers {task or 'no task'}: word kinds are learned for bAbI models")
     kinds = WordKinds.learn(load_task(task, "train", config.get("size", "1k"), args.data_dir))
     written = write_kinds(args.checkpoint, kinds)

@@ -1,16 +1,16 @@
 """Datasets as one record type, the vocabulary, and the one batching function.
 
-Every reader turns its files into `Example` records; `make_batch` pads and masks a list of them
-into the tensors the model reads. Nothing else in the project builds model inputs.
+Every reader (one module per task family: dmn/tasks) turns its files into `Example` records;
+`make_batch` pads and masks a list of them into the tensors the model reads. Nothing else in the
+project builds model inputs.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
@@ -20,29 +20,6 @@ import torch
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "dmn" / "data"
-
-BABI_TASK_NAMES = {
-    1: "single supporting fact",
-    2: "two supporting facts",
-    3: "three supporting facts",
-    4: "two argument relations",
-    5: "three argument relations",
-    6: "yes/no questions",
-    7: "counting",
-    8: "lists/sets",
-    9: "simple negation",
-    10: "indefinite knowledge",
-    11: "basic coreference",
-    12: "conjunction",
-    13: "compound coreference",
-    14: "time reasoning",
-    15: "basic deduction",
-    16: "basic induction",
-    17: "positional reasoning",
-    18: "size reasoning",
-    19: "path finding",
-    20: "agent's motivations",
-}
 
 
 class DataFormatError(ValueError):
@@ -108,68 +85,7 @@ def split_story(text: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# bAbI
-
-
-def parse_babi(path: str | os.PathLike, task: str = "") -> list[Example]:
-    """Read a bAbI v1.2 file: one Example per question, its context the story's statements so far."""
-    path = Path(path)
-    examples: list[Example] = []
-    facts: list[list[str]] = []
-    fact_index: dict[int, int] = {}  # line id -> index into facts
-    last_id, story = 0, -1
-    for lineno, line in enumerate(_read_lines(path), 1):
-        if not line.strip():
-            continue
-        fail = _line_error(path, lineno, line)
-
-        head, _, rest = line.partition(" ")
-        if not head.isdigit() or not rest.strip():
-            raise fail("expected '<id> <text>'")
-        line_id = int(head)
-        if line_id == 1:
-            facts, fact_index, story = [], {}, story + 1
-        elif line_id != last_id + 1:
-            raise fail(f"line id {line_id} does not follow {last_id}")
-        last_id = line_id
-        if "\t" not in rest:
-            fact_index[line_id] = len(facts)
-            facts.append(tokenize(rest))
-            continue
-        parts = rest.split("\t")
-        if len(parts) != 3:
-            raise fail("a question line needs 'question<TAB>answer<TAB>supporting ids'")
-        question, answer, support = parts
-        answer_words = [w for w in (tokenize(a) for a in answer.split(",")) if w]
-        if not tokenize(question) or not answer_words:
-            raise fail("empty question or answer")
-        supporting = []
-        for sid in support.split():
-            if not sid.isdigit() or int(sid) not in fact_index:
-                raise fail(f"supporting fact {sid!r} is not an earlier statement of this story")
-            supporting.append(fact_index[int(sid)])
-        examples.append(
-            Example(
-                context=list(facts),
-                question=tokenize(question),
-                answer=[w for words in answer_words for w in words],
-                supporting=supporting,
-                task=task,
-                story=story,
-            )
-        )
-    if not examples:
-        raise DataFormatError(f"{path}: no questions found (a question line is 'id question<TAB>answer<TAB>ids')")
-    return examples
-
-
-def _line_error(path: Path, lineno: int, line: str):
-    """A factory for errors that name the file, the line number and the line."""
-
-    def error(what: str) -> DataFormatError:
-        return DataFormatError(f"{path}, line {lineno}: {what}: {line[:80]!r}")
-
-    return error
+# Files: where the data is, and what each task family's reader shares (dmn/tasks reads them)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
@@ -177,76 +93,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir or os.environ.get("DMN_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
 
 
-def babi_file(task_id: int, size: str, split: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Path of one bAbI file. A missing 10k training file falls back to the 1k one, with a warning."""
-    if task_id not in BABI_TASK_NAMES:
-        raise ValueError(f"bAbI has tasks 1-20, not {task_id}")
-    if size not in ("1k", "10k"):
-        raise ValueError(f"bAbI size is '1k' or '10k', not {size!r}")
-    root = resolve_data_dir(data_dir)
-    folder = "en" if size == "1k" else "en-10k"
-    for base in (root / "babi", root / "tasks_1-20_v1-2", root):
-        matches = sorted((base / folder).glob(f"qa{task_id}_*_{split}.txt"))
-        if matches:
-            return matches[0]
-        if size == "10k" and split == "train" and (base / folder).is_dir():
-            fallback = sorted((base / "en").glob(f"qa{task_id}_*_{split}.txt"))
-            if fallback:
-                warnings.warn(f"bAbI task {task_id}: no 10k training file, using {fallback[0]}", stacklevel=2)
-                return fallback[0]
-    raise DataNotFoundError(
-        f"bAbI task {task_id} ({size}, {split}) not found under {root}. "
-        "Run `python -m dmn download babi`, or point --data-dir / DMN_DATA_DIR at the data."
-    )
+# Bracketed trees, as SST and the Penn Treebank write them: "(3 (2 The) (4 (2 Rock) (3 rocks)))"
 
-
-def load_babi(
-    task_ids: Iterable[int], size: str, split: str, data_dir: str | os.PathLike | None = None
-) -> list[Example]:
-    """Examples of the given bAbI tasks, each tagged with its task ("babi:3")."""
-    return [
-        ex
-        for task_id in task_ids
-        for ex in parse_babi(babi_file(task_id, size, split, data_dir), task=f"babi:{task_id}")
-    ]
-
-
-def parse_task(spec: str) -> list[int]:
-    """'babi:all' -> [1..20]; 'babi:3' -> [3]; 'babi:1,2,3' -> [1, 2, 3]."""
-    family, _, which = spec.partition(":")
-    if family != "babi" or not which:
-        raise ValueError(f"unknown task {spec!r}: use babi:N, babi:N,M,... or babi:all")
-    if which == "all":
-        return list(BABI_TASK_NAMES)
-    try:
-        ids = [int(t) for t in which.split(",")]
-    except ValueError:
-        raise ValueError(f"unknown task {spec!r}: use babi:N, babi:N,M,... or babi:all") from None
-    for t in ids:
-        if t not in BABI_TASK_NAMES:
-            raise ValueError(f"bAbI has tasks 1-20, not {t}")
-    return ids
-
-
-# --------------------------------------------------------------------------------------------
-# Stanford Sentiment Treebank and Penn Treebank trees: "(3 (2 The) (4 (2 Rock) (3 rocks)))"
-
-SENTIMENT_QUESTION = ["what", "is", "the", "sentiment"]
-TAGGING_QUESTION = ["what", "are", "the", "parts", "of", "speech"]
-SST_FINE_LABELS = ["very-negative", "negative", "neutral", "positive", "very-positive"]
-# The binary setting's label of each fine-grained one (labels 0-1 negative, 3-4 positive; neutral dropped).
-SST_BINARY_OF_FINE = {
-    "very-negative": "negative",
-    "negative": "negative",
-    "positive": "positive",
-    "very-positive": "positive",
-}
-SENTENCE_FAMILIES = ("sst", "pos")  # one sentence per example, every word a fact; validated on the official dev set
-SST_DIR = Path("sst")  # where SST and EWT are read from, under the data folder
-EWT_DIR = Path("pos") / "ud_english_ewt"
-SST_SPLITS = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
-EWT_SPLITS = {"train": "en_ewt-ud-train.conllu", "dev": "en_ewt-ud-dev.conllu", "test": "en_ewt-ud-test.conllu"}
-PTB_SECTIONS = {"train": range(0, 19), "dev": range(19, 22), "test": range(22, 25)}  # the usual WSJ split
 
 _TREE_TOKEN = re.compile(r"\(|\)|[^ \t\r\n()]+")  # words may hold other spaces (SST has "8\xa01\\/2")
 
@@ -296,107 +144,7 @@ def parse_trees(text: str, where: str) -> list[Tree]:
     return trees
 
 
-def _sst_label(tree: Tree, setting: str, where: str) -> str | None:
-    if tree.label not in {"0", "1", "2", "3", "4"}:
-        raise DataFormatError(f"{where}: sentiment label {tree.label!r} is not 0-4")
-    fine = SST_FINE_LABELS[int(tree.label)]
-    return fine if setting == "fine" else SST_BINARY_OF_FINE.get(fine)
-
-
-def parse_sst(
-    path: str | os.PathLike, setting: str = "binary", phrases: bool = False, sentences: Container[int] | None = None
-) -> list[Example]:
-    """SST trees (one per line) as sentiment examples: every word is a fact, the answer the label.
-
-    setting "binary" drops neutral sentences (label 2) and maps 0-1 to negative, 3-4 to positive;
-    "fine" keeps the five classes. phrases=True adds every labelled phrase (the usual training
-    protocol), each once. `sentences` reads only the trees of these numbers (0-based, in the
-    file's order), and only their phrases.
-    """
-    if setting not in ("binary", "fine"):
-        raise ValueError(f"SST setting is 'binary' or 'fine', not {setting!r}")
-    path = Path(path)
-    examples, seen = [], set()
-    lines = [(lineno, line) for lineno, line in enumerate(_read_lines(path), 1) if line.strip()]
-    for number, (lineno, line) in enumerate(lines):
-        if sentences is not None and number not in sentences:
-            continue
-        where = f"{path}, line {lineno}"
-        trees = parse_trees(line, where)
-        if len(trees) != 1:
-            raise DataFormatError(f"{where}: expected one tree, found {len(trees)}")
-        for node in trees[0].subtrees() if phrases else trees[:1]:
-            label = _sst_label(node, setting, where)
-            words = [leaf.word for leaf in node.leaves()]
-            if label is None or (phrases and (tuple(words), label) in seen):
-                continue
-            seen.add((tuple(words), label))
-            examples.append(Example([[w] for w in words], SENTIMENT_QUESTION, [label], task=f"sst:{setting}"))
-    return _nonempty(examples, path)
-
-
-def parse_ptb(path: str | os.PathLike, task: str = "pos:ptb") -> list[Example]:
-    """Penn Treebank .mrg (parsed trees) or .pos (word/TAG) files as tagging examples."""
-    path = Path(path)
-    text = "\n".join(_read_lines(path))
-    sentences: list[list[tuple[str, str]]] = []
-    if path.suffix == ".mrg":
-        for tree in parse_trees(text, str(path)):
-            leaves = [(leaf.word, leaf.label) for leaf in tree.leaves() if leaf.label != "-NONE-"]
-            if leaves:
-                sentences.append(leaves)
-    else:  # .pos: word/TAG tokens, [ ] chunk brackets, sentences split by blank or ===== lines
-        current: list[tuple[str, str]] = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.startswith("====="):
-                if current:
-                    sentences.append(current)
-                current = []
-                continue
-            for token in line.split():
-                if token in ("[", "]"):
-                    continue
-                word, slash, tag = token.rpartition("/")
-                if not slash or not word or not tag:
-                    raise DataFormatError(f"{path}, line {lineno}: expected word/TAG, got {token!r}")
-                current.append((word.replace("\\/", "/"), tag.split("|")[0]))
-        if current:
-            sentences.append(current)
-    examples = [Example([[w] for w, _ in s], TAGGING_QUESTION, [t for _, t in s], task=task) for s in sentences]
-    return _nonempty(examples, path)
-
-
-# --------------------------------------------------------------------------------------------
-# CoNLL-U (Universal Dependencies)
-
-
-def parse_conllu(path: str | os.PathLike, task: str = "pos:ewt") -> list[Example]:
-    """A CoNLL-U file as tagging examples: the words (FORM) and their Penn Treebank tags (XPOS)."""
-    path = Path(path)
-    examples, words, tags = [], [], []
-    for lineno, line in enumerate([*_read_lines(path), ""], 1):
-        if not line.strip():
-            if words:
-                examples.append(Example([[w] for w in words], TAGGING_QUESTION, tags, task=task))
-            words, tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        columns = line.split("\t")
-        if len(columns) != 10:
-            raise DataFormatError(f"{path}, line {lineno}: expected 10 tab-separated columns, found {len(columns)}")
-        if "-" in columns[0] or "." in columns[0]:  # multi-word tokens and empty nodes carry no tag
-            continue
-        if not columns[0].isdigit():
-            raise DataFormatError(f"{path}, line {lineno}: word id {columns[0]!r} is not a number")
-        if columns[4] in ("", "_"):
-            raise DataFormatError(f"{path}, line {lineno}: no XPOS tag for {columns[1]!r}")
-        words.append(columns[1])
-        tags.append(columns[4])
-    return _nonempty(examples, path)
-
-
-def _read_lines(path: Path) -> list[str]:
+def read_lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as err:
@@ -405,89 +153,13 @@ def _read_lines(path: Path) -> list[str]:
         raise DataNotFoundError(f"{path} not found") from None
 
 
-def _nonempty(examples: list[Example], path: Path) -> list[Example]:
+def nonempty(examples: list[Example], path: Path) -> list[Example]:
     if not examples:
         raise DataFormatError(f"{path}: no examples found")
     return examples
 
 
-# --------------------------------------------------------------------------------------------
-# Every task by name
-
-
-HELD_OUT = "held-out"  # the split of the training sentences that a run's hold_out kept out of training
-HOLD_OUT_SEED = 2016  # one fixed choice of held-out sentences, whatever a run's own seed
-
-
-def held_out_sentences(count: int, total: int) -> set[int]:
-    """Which of `total` training sentences (their numbers) `hold_out=count` keeps out of training:
-    one fixed random choice, the same for every run, so that the models of several seeds, and
-    their ensembles, are all measured on the same sentences."""
-    if not 0 < count < total:
-        raise ValueError(f"--hold-out takes 1 to {total - 1:,} of the {total:,} training sentences, not {count}")
-    return set(np.random.default_rng(HOLD_OUT_SEED).choice(total, size=count, replace=False).tolist())
-
-
-def load_task(
-    task: str,
-    split: str,
-    size: str = "1k",
-    data_dir: str | os.PathLike | None = None,
-    phrases: bool = False,
-    hold_out: int = 0,
-) -> list[Example]:
-    """Examples of a task: babi:N / babi:N,M / babi:all (split train or test), sst:binary,
-    sst:fine (train, dev, test; phrases adds SST's labelled phrases), pos:ewt and pos:ptb.
-
-    hold_out > 0 (SST and POS): that many training sentences (`held_out_sentences`) are left out
-    of split "train", phrases and all; split "held-out" reads them, as whole sentences."""
-    family, _, which = task.partition(":")
-    if (hold_out or split == HELD_OUT) and family not in SENTENCE_FAMILIES:
-        raise ValueError(f"only SST and POS hold training sentences out, not {task} (bAbI holds out stories)")
-    if split == HELD_OUT and not hold_out:
-        raise ValueError("the held-out split needs the number of training sentences held out")
-    source = "train" if split == HELD_OUT else split
-
-    def chosen(total: int) -> set[int] | None:
-        if not hold_out or source != "train":
-            return None
-        held = held_out_sentences(hold_out, total)
-        return held if split == HELD_OUT else set(range(total)) - held
-
-    def sentences_of(examples: list[Example]) -> list[Example]:
-        keep = chosen(len(examples))
-        return examples if keep is None else [ex for number, ex in enumerate(examples) if number in keep]
-
-    root = resolve_data_dir(data_dir)
-    if family == "babi":
-        return load_babi(parse_task(task), size, split, data_dir)
-    if family == "sst":
-        path = root / SST_DIR / SST_SPLITS[source]
-        _require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)", "sst")
-        trees = sum(1 for line in _read_lines(path) if line.strip()) if hold_out else 0
-        return parse_sst(path, which, phrases=phrases and split == "train", sentences=chosen(trees))
-    if task == "pos:ewt":
-        path = root / EWT_DIR / EWT_SPLITS[source]
-        _require(path, "Universal Dependencies English EWT (en_ewt-ud-*.conllu)", "ewt")
-        return sentences_of(parse_conllu(path, task))
-    if task == "pos:ptb":
-        folder = root / "pos" / "ptb"
-        sections = [folder / f"{number:02d}" for number in PTB_SECTIONS[source]]
-        files = sorted(f for section in sections for f in section.glob("*") if f.suffix in (".mrg", ".pos"))
-        _require(files[0] if files else folder / "00", "the WSJ Penn Treebank (sections 00-24 of .mrg or .pos files)")
-        return sentences_of([ex for f in files for ex in parse_ptb(f, task)])
-    raise ValueError(f"unknown task {task!r}: use babi:N, babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb")
-
-
-def answer_translation(source: str, target: str) -> dict[str, str | None]:
-    """How answers of task `source` read as answers of task `target`: the target answer of each
-    source answer, None for one the target task drops. Only sst:fine reads as sst:binary."""
-    if (source, target) != ("sst:fine", "sst:binary"):
-        raise ValueError(f"models of {source} cannot answer {target}: only sst:fine models can answer sst:binary")
-    return {EOS: EOS, **{fine: SST_BINARY_OF_FINE.get(fine) for fine in SST_FINE_LABELS}}
-
-
-def _require(path: Path, what: str, download: str = "") -> None:
+def require(path: Path, what: str, download: str = "") -> None:
     """DataNotFoundError unless path exists, saying what belongs there (and which download fetches it)."""
     if not path.exists():
         fetch = f"Run `python -m dmn download {download}`, or put" if download else "Put"

@@ -8,42 +8,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from dmn.data import BABI_TASK_NAMES, EOS, Example, Vocab, batches, load_task
+from dmn.data import EOS, Example, Vocab, batches
+from dmn.tasks import babi, load_task, paper_score
 
-# Kumar et al. (2016), Table 1: bAbI 1k, one gate-supervised model per task, test accuracy %.
-PAPER_DMN_BABI = {
-    1: 100.0,
-    2: 98.2,
-    3: 95.2,
-    4: 100.0,
-    5: 99.3,
-    6: 100.0,
-    7: 96.9,
-    8: 96.5,
-    9: 100.0,
-    10: 97.5,
-    11: 99.9,
-    12: 100.0,
-    13: 99.8,
-    14: 100.0,
-    15: 100.0,
-    16: 99.4,
-    17: 59.6,
-    18: 95.3,
-    19: 34.5,
-    20: 100.0,
-}
-# Xiong et al. (2016), DMN+: bAbI 10k, one model per task, no supporting facts, test error % (as accuracy).
-PAPER_DMNPLUS_BABI_10K = {
-    task: 100.0 - error
-    for task, error in {
-        1: 0.0, 2: 0.3, 3: 1.1, 4: 0.0, 5: 0.5, 6: 0.0, 7: 2.4, 8: 0.0, 9: 0.0, 10: 0.0,
-        11: 0.0, 12: 0.0, 13: 0.0, 14: 0.2, 15: 0.0, 16: 45.3, 17: 4.2, 18: 2.1, 19: 0.0, 20: 0.0,
-    }.items()
-}  # fmt: skip
-PAPER_BABI_COLUMNS = {"dmn": ("paper DMN %", PAPER_DMN_BABI), "dmn+ 10k": ("DMN+ 10k %", PAPER_DMNPLUS_BABI_10K)}
-# Kumar et al. (2016): Stanford Sentiment Treebank and WSJ part-of-speech tagging, test accuracy %.
-PAPER_DMN_SENTENCES = {"sst:binary": 88.6, "sst:fine": 52.1, "pos:ptb": 97.50, "pos:ewt": 97.50}
 PASS_THRESHOLD = 0.95
 
 
@@ -194,8 +161,7 @@ def summary(accuracy: dict[str, float]) -> dict[str, float | int]:
 
 def task_label(task: str) -> str:
     """'babi:3' -> '3 three supporting facts'; other tasks keep their name."""
-    family, _, number = task.partition(":")
-    return f"{number} {BABI_TASK_NAMES[int(number)]}" if family == "babi" and number.isdigit() else task
+    return babi.task_label(task) if task.startswith("babi:") else task
 
 
 def format_gate_table(by_task: dict[str, list[float | None]]) -> str:
@@ -213,14 +179,14 @@ def format_gate_table(by_task: dict[str, list[float | None]]) -> str:
 
 
 def format_table(accuracy: dict[str, float], paper_column: str = "dmn", notes: dict[str, str] | None = None) -> str:
-    """Per-task table with a paper's column beside ours (bAbI: `PAPER_BABI_COLUMNS`, the DMN's 1k
+    """Per-task table with a paper's column beside ours (bAbI: `babi.PAPER_COLUMNS`, the DMN's 1k
     table by default), the mean and (bAbI) the tasks passed; `notes` adds a word to a task's row."""
-    title, babi_scores = PAPER_BABI_COLUMNS[paper_column]
+    title, babi_scores = babi.PAPER_COLUMNS[paper_column]
     lines = [f"{'task':<32} {'ours %':>7} {title:>12}", "-" * 53]
     paper_scores = []
     for task, acc in accuracy.items():
         family, _, number = task.partition(":")
-        name, paper = task_label(task), PAPER_DMN_SENTENCES.get(task)
+        name, paper = task_label(task), paper_score(task)
         if family == "babi" and number.isdigit():
             paper = babi_scores[int(number)]
         if paper is not None:

@@ -10,46 +10,22 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from dmn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dmn.data import EOS, SENTENCE_FAMILIES, Example, Vocab, answer_translation, batches, load_task
-from dmn.embeddings import add_pretrained_words, freeze_rows, initialise_embedding, load_vectors
+from dmn.checkpoint import load_checkpoint, save_checkpoint
+from dmn.data import Batch, Example, Vocab, batches
+from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
+from dmn.ensemble import Ensemble
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.kinds import WordKinds
-from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 40
-    batch_size: int = 100
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    clip: float = 5.0  # max gradient norm
-    patience: int | None = 8  # epochs without a better validation score before stopping (None: never stop early)
-    gate_supervision: float = 0.0  # weight of the supporting-fact gate loss (0: off)
-    gate_loss: str = "bce"  # sigmoid gates: "bce" per fact, or "softmax" over the facts (see DMN.loss)
-    rare_word_dropout: float = 0.0  # chance that a word seen once in training is hidden as unknown
-    word_dropout: float = 0.0  # chance that any training word is hidden as unknown (trains <unk>; regularises)
-    embedding_lr: float = 1.0  # the word vectors' learning rate, as a share of lr
-    balance_tasks: bool = False  # repeat the examples of smaller tasks so each task weighs about the same
-    task_repeats: dict[str, int] = field(default_factory=dict)  # task -> times its examples come in an epoch
-    lr_decay: float = 1.0  # multiply the learning rate by this after each epoch without a better validation score
-    tie_break_loss: bool = False  # equal validation accuracy: the lower validation loss is better (no stop at 100%)
-    weight_average: float = 0.0  # > 0: validate and keep a moving average of the weights with this decay
-    compile: bool = False  # training steps through torch.compile (dynamic shapes; compiles once, about a minute)
-    seed: int = 0
-    val_fraction: float = 0.1
-    val_split: str = "story"  # hold out whole bAbI stories ("question": single questions, as runs before it did)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from dmn.model import DMN, DMNConfig, DMNOutput
+from dmn.settings import SETTINGS_KEY, RunSpec, TrainConfig
+from dmn.tasks import FAMILIES, family_of, load_task
 
 
 @dataclass
@@ -160,7 +136,7 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
     """The validation examples a checkpoint was chosen on (from its config.json and metrics.json):
     for bAbI the share of train its run held out (its seed), for SST and POS the official dev set."""
     task = config.get("task", "")
-    if task.partition(":")[0] in SENTENCE_FAMILIES:
+    if family_of(task).word_level:
         examples = load_task(task, "dev", data_dir=data_dir)
     else:
         train = config.get("train", {})
@@ -175,122 +151,6 @@ def validation_set(config: dict, metrics: dict, data_dir: str | os.PathLike | No
             "it was trained on a subset (--limit) or on your own file, and its validation split cannot be rebuilt"
         )
     return examples
-
-
-def translated_answers(vocab: Vocab, member_task: str, task: str) -> tuple[Vocab, list[int | None], list[list[str]]]:
-    """How models of `member_task` with this vocabulary answer `task` (`answer_translation`): the
-    vocabulary with the task's answers, the answer map of `Ensemble`, and the pairs (member answer,
-    the task's answer or None) that config.json records."""
-    translation = answer_translation(member_task, task)
-    task_vocab = replace(vocab, answers=[EOS, *sorted({a for a in translation.values() if a not in (None, EOS)})])
-    pairs = [[answer, translation[answer]] for answer in vocab.answers]
-    answer_map = [None if target is None else task_vocab.answer_index[target] for _, target in pairs]
-    return task_vocab, answer_map, pairs
-
-
-def check_ensemble_members(members: Sequence[Checkpoint]) -> None:
-    """ValueError unless these checkpoints can answer together: SST or POS models, none an ensemble,
-    of one task, one choice of held-out sentences, one vocabulary and one model configuration."""
-    first = members[0]
-    member_task = first.config.get("task", "")
-    if member_task.partition(":")[0] not in SENTENCE_FAMILIES:
-        raise ValueError(
-            f"ensembles are built of SST or POS models, which all validate on the dev set, not {member_task}"
-        )
-    for member in members:
-        if isinstance(member.model, Ensemble):
-            raise ValueError(f"{member.path} is an ensemble already: list its members instead")
-        if member.config.get("task") != member_task:
-            raise ValueError(f"{member.path} was trained on {member.config.get('task')}, {first.path} on {member_task}")
-        if member.config.get("hold_out", 0) != first.config.get("hold_out", 0):
-            raise ValueError(f"{member.path} held out other training sentences than {first.path} (--hold-out)")
-        if member.vocab.to_json() != first.vocab.to_json():
-            raise ValueError(f"{member.path} has another vocabulary than {first.path}")
-        if member.model.config != first.model.config:
-            raise ValueError(f"{member.path} has other model settings than {first.path}")
-
-
-def with_pretrained_words(
-    first: Checkpoint, models: list[DMN], embedding_vocab: int
-) -> tuple[list[DMN], Vocab, dict[str, int]]:
-    """The models of `first`'s vocabulary, that vocabulary, and what config.json records of it,
-    with the `embedding_vocab` most frequent words of `first`'s pretrained vectors added
-    (`add_pretrained_words`; 0: as they are)."""
-    if embedding_vocab < 0:
-        raise ValueError(f"--embedding-vocab is a number of words, not {embedding_vocab}")
-    if not embedding_vocab:
-        return models, first.vocab, {}
-    source = first.config.get("embeddings")
-    if not source:
-        raise ValueError(f"{first.path} was trained without pretrained vectors: --embedding-vocab needs them")
-    grown, vocab = add_pretrained_words(models, first.vocab, load_vectors(source, first.vocab, embedding_vocab))
-    return grown, vocab, {"embedding_vocab": embedding_vocab, "words_added": len(vocab.words) - len(first.vocab.words)}
-
-
-def build_ensemble(
-    paths: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
-    data_dir: str | os.PathLike | None = None,
-    description: str = "",
-    command: str = "",
-    task: str | None = None,
-    embedding_vocab: int = 0,
-) -> dict:
-    """Write to `out` the ensemble of these checkpoints (`Ensemble`: their answer probabilities
-    averaged), measured on the dev set and on the test set; returns its metrics. The members must
-    be sentiment models or taggers of one task with one vocabulary and one model configuration.
-    `task` (default: theirs) may name another task that their answers translate to
-    (`answer_translation`: sst:fine models answering sst:binary). `embedding_vocab` gives the N most
-    frequent words of the members' pretrained vectors a place, read as those vectors
-    (`add_pretrained_words`)."""
-    members = [load_checkpoint(path) for path in paths]
-    check_ensemble_members(members)
-    first = members[0]
-    member_task = first.config["task"]
-    validation = validation_set(first.config, first.metrics, data_dir)  # also checks they saw the whole dev set
-    models, vocab, grown = with_pretrained_words(first, [member.model for member in members], embedding_vocab)
-    task = task or member_task
-    answer_map, translated = None, {}
-    if task != member_task:
-        vocab, answer_map, pairs = translated_answers(vocab, member_task, task)
-        translated = {"member_task": member_task, "member_answers": pairs}
-        validation = load_task(task, "dev", data_dir=data_dir)
-    model = Ensemble(models, answer_map)
-    val_by_task = accuracy_by_task(model, vocab, validation)
-    accuracy = accuracy_on_test_set(model, vocab, task, data_dir=data_dir)
-    config = {
-        "task": task,
-        "size": first.config.get("size", "1k"),
-        "variant": first.config.get("variant", ""),
-        "description": description or f"{len(members)} models averaged ({task})",
-        "question": first.config.get("question", ""),
-        "embeddings": first.config.get("embeddings"),
-        **({"hold_out": first.config["hold_out"]} if first.config.get("hold_out") else {}),
-        **grown,
-        "command": command,
-        **translated,
-        "members": [
-            {
-                "checkpoint": member.path.name,
-                "command": member.config.get("command", ""),
-                "validation_accuracy": member.metrics.get("validation_accuracy"),
-                "test_accuracy": member.metrics.get("mean"),
-                **({"revised": member.metrics["revised"]} if member.metrics.get("revised") else {}),
-            }
-            for member in members
-        ],
-    }
-    metrics = {
-        "test_accuracy": accuracy,
-        **summary(accuracy),
-        "validation_accuracy": sum(val_by_task.values()) / len(val_by_task),
-        "members": len(members),
-        "data": {"task": task, "size": config["size"], "validation_examples": len(validation)},
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "command": command,
-    }
-    save_checkpoint(out, model, vocab, config, metrics)
-    return metrics
 
 
 class WeightAverage:
@@ -400,7 +260,6 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        layout = self.model.config.layout
         best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         result = TrainResult(best_epoch=0, best_val_accuracy=-1.0)
         best_val_loss = math.inf
@@ -409,36 +268,7 @@ class Trainer:
         start = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
-            self.model.train()
-            total_loss, seen = 0.0, 0
-            n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
-            train = self.vocab.hide_words(
-                self.train_examples, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout
-            )
-            bar = tqdm(
-                batches(train, self.vocab, cfg.batch_size, generator=generator, **layout),
-                total=n_batches,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                disable=not progress,
-                leave=False,
-            )
-            for done, batch in enumerate(bar, 1):
-                if self._stop.is_set():
-                    break
-                batch = batch.to(self.device)
-                output = forward(batch)
-                loss = self.model.loss(output, batch, cfg.gate_supervision, cfg.gate_loss)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
-                self.optimizer.step()
-                if average is not None:
-                    average.update(self.model)
-                total_loss += loss.item() * len(batch.examples)
-                seen += len(batch.examples)
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-                if on_step is not None:
-                    on_step(done, n_batches)
+            train_loss, seen = self._train_epoch(epoch, generator, forward, average, progress, on_step)
             if self._stop.is_set():
                 result.cancelled, result.stop_reason = True, self.stop_reason or self.STOPPED
                 break
@@ -459,19 +289,8 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] *= cfg.lr_decay
             seconds = time.perf_counter() - epoch_start
-            report = EpochReport(
-                epoch=epoch,
-                epochs=cfg.epochs,
-                train_loss=total_loss / max(seen, 1),
-                val_accuracy=val_accuracy,
-                val_by_task=val_by_task,
-                best_epoch=result.best_epoch,
-                best_val_accuracy=result.best_val_accuracy,
-                seconds=seconds,
-                examples_per_second=seen / seconds,
-                improved=improved,
-                val_loss=val_loss,
-            )
+            report = EpochReport(epoch, cfg.epochs, train_loss, val_accuracy, val_by_task, result.best_epoch,
+                                 result.best_val_accuracy, seconds, seen / seconds, improved, val_loss)  # fmt: skip
             result.history.append(report)
             if progress:
                 shown_loss = "" if val_loss is None else f" (loss {val_loss:.4f})"
@@ -489,6 +308,48 @@ class Trainer:
         self.model.load_state_dict(best_state)
         result.seconds = time.perf_counter() - start
         return result
+
+    def _train_epoch(
+        self,
+        epoch: int,
+        generator: torch.Generator,
+        forward: Callable[[Batch], DMNOutput],
+        average: WeightAverage | None,
+        progress: bool,
+        on_step: Callable[[int, int], None] | None,
+    ) -> tuple[float, int]:
+        """One pass over the training examples (until stop()); returns the mean loss and the
+        examples seen."""
+        cfg = self.config
+        self.model.train()
+        total_loss, seen = 0.0, 0
+        n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
+        train = self.vocab.hide_words(self.train_examples, generator, rate=cfg.word_dropout,
+                                      rare_rate=cfg.rare_word_dropout)  # fmt: skip
+        bar = tqdm(
+            batches(train, self.vocab, cfg.batch_size, generator=generator, **self.model.config.layout),
+            total=n_batches,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for done, batch in enumerate(bar, 1):
+            if self._stop.is_set():
+                break
+            batch = batch.to(self.device)
+            loss = self.model.loss(forward(batch), batch, cfg.gate_supervision, cfg.gate_loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.optimizer.step()
+            if average is not None:
+                average.update(self.model)
+            total_loss += loss.item() * len(batch.examples)
+            seen += len(batch.examples)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+            if on_step is not None:
+                on_step(done, n_batches)
+        return total_loss / max(seen, 1), seen
 
     @torch.no_grad()
     def validation_loss(self) -> float:
@@ -508,32 +369,6 @@ class Trainer:
 # A whole run, from a task spec to a checkpoint (the CLI and the app's Train tab both use this)
 
 
-@dataclass
-class RunSpec:
-    """What to train: the task, the model's shape, and the training settings."""
-
-    task: str  # babi:N, babi:N,M,..., babi:all, sst:binary, sst:fine, pos:ewt or pos:ptb
-    size: str = "1k"  # bAbI training set size
-    variant: str = "dmn"
-    parts: dict[str, str] = field(default_factory=dict)  # switches overriding the variant's
-    hidden: int = 80
-    passes: int = 3
-    max_facts: int = 50  # bAbI: read the last N sentences (sentence tasks read whole sentences)
-    dropout: float = 0.1
-    limit: int | None = None  # only the first N training examples of each task
-    phrases: bool = False  # SST: also train on every labelled phrase
-    hold_out: int = 0  # SST, POS: keep this many training sentences out of training (data.held_out_sentences)
-    embeddings: str | None = None  # "glove" (GloVe 6B 50d) or a GloVe text file; None: random
-    word_signatures: bool = False  # read unknown words as their shape class (see data.word_signature)
-    embedding_vocab: int = 0  # also give the N most frequent words of the pretrained vectors a place
-    char_features: bool = False  # also read every word's spelling (a character CNN; DMN+ input fusion)
-    positional_encoding: bool = True  # DMN+ input fusion weighs a fact's words by position (False: plain sum)
-    freeze_embeddings: bool = False  # words given pretrained vectors keep them (the others still train)
-    init_from: str | None = None  # start from this checkpoint's weights (same data, split and model)
-    description: str = ""
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
 class TrainingRun:
     """A prepared run: data loaded and split, vocabulary and model built, a Trainer ready.
 
@@ -550,16 +385,16 @@ class TrainingRun:
         examples: Sequence[Example] | None = None,
         command: str = "",
     ) -> None:
-        if spec.freeze_embeddings and not spec.embeddings:
-            raise ValueError("freezing the word vectors needs pretrained ones (--embeddings)")
+        model = spec.model
+        model.check_together()
         self.spec, self.data_dir, self.device = spec, data_dir, torch.device(device)
         self.has_test_set = examples is None
-        family = spec.task.partition(":")[0]
-        word_level = family in SENTENCE_FAMILIES
+        named = FAMILIES.get(spec.task.partition(":")[0])  # None: a file of one's own, in bAbI's format
+        family = named or (family_of(spec.task) if examples is None else FAMILIES["babi"])
         if examples is None:
             examples = load_task(spec.task, "train", spec.size, data_dir, phrases=spec.phrases, hold_out=spec.hold_out)
         examples = _first_of_each_task(examples, spec.limit)
-        self.validates_on_dev = word_level and self.has_test_set  # else on a share held out of training
+        self.validates_on_dev = family.word_level and self.has_test_set  # else on a share held out of training
         if self.validates_on_dev:
             self.train_examples = examples
             self.val_examples = _first_of_each_task(load_task(spec.task, "dev", data_dir=data_dir), spec.limit)
@@ -567,54 +402,56 @@ class TrainingRun:
             self.train_examples, self.val_examples = split_validation(
                 examples, spec.train.val_fraction, spec.train.seed, spec.train.val_split
             )
-        self.kinds = WordKinds.learn(examples) if family == "babi" else None  # for reading new names, places...
-        self.vocab = Vocab.build(  # a tagger keeps case ("US" is not "us"), but reads "Housing" as "housing"
+        learns_kinds = named is not None and named.learns_kinds  # to read new names, places... as known ones
+        self.kinds = WordKinds.learn(examples) if learns_kinds else None
+        self.vocab = Vocab.build(
             examples,
-            lowercase=family != "pos",
-            signatures=spec.word_signatures,
-            chars=spec.char_features,
-            case_fallback=family == "pos",
+            lowercase=family.lowercase,
+            signatures=model.word_signatures,
+            chars=model.char_features,
+            case_fallback=family.case_fallback,
         )
         longest = max(len(ex.context) for ex in [*self.train_examples, *self.val_examples])
-        vectors = load_vectors(spec.embeddings, self.vocab, spec.embedding_vocab) if spec.embeddings else {}
-        if spec.embedding_vocab:  # words never seen in training keep their pretrained meaning
+        vectors = load_vectors(model.embeddings, self.vocab, model.embedding_vocab) if model.embeddings else {}
+        if model.embedding_vocab:  # words never seen in training keep their pretrained meaning
             self.vocab = self.vocab.with_words(vectors)
         torch.manual_seed(spec.train.seed)
         self.model = DMN(
             DMNConfig(
                 vocab_size=len(self.vocab.words),
                 answer_size=len(self.vocab.answers),
-                hidden=spec.hidden,
+                hidden=model.hidden,
                 embed=len(next(iter(vectors.values()))) if vectors else 0,
-                passes=spec.passes,
+                passes=model.passes,
                 max_answer_len=max(len(ex.answer) for ex in examples) + 1,
-                max_facts=min(200, longest) if word_level else spec.max_facts,
-                fact_unit="word" if word_level else "sentence",
-                answer_mode="tags" if family == "pos" else "sequence",
-                dropout=spec.dropout,
+                max_facts=min(200, longest) if family.word_level else model.max_facts,
+                fact_unit=family.fact_unit,
+                answer_mode=family.answer_mode,
+                dropout=model.dropout,
                 char_vocab_size=len(self.vocab.chars),
-                positional_encoding=spec.positional_encoding,
-                **{**VARIANTS[spec.variant], **spec.parts},
+                positional_encoding=model.positional_encoding,
+                **model.parts,
             )
         )
         self.embedding_coverage = None
-        if spec.embeddings:
+        if model.embeddings:
             found = initialise_embedding(self.model.embedding.weight, self.vocab, vectors)
             self.embedding_coverage = found.sum().item() / max(1, len(self.vocab.words) - 3)
-            if spec.freeze_embeddings:  # one vector space for every word, whether training saw it or not
+            if model.freeze_embeddings:  # one vector space for every word, whether training saw it or not
                 freeze_rows(self.model.embedding.weight, found)
         if spec.init_from:
             self._start_from(spec.init_from)
         variant = self.model.config.variant
-        where = f" ({spec.size})" if family == "babi" else ""
+        where = f" ({spec.size})" if not family.word_level else ""
         self.config = {
             "task": spec.task,
             "size": spec.size,
             "variant": variant,
             "description": spec.description or f"{variant.upper()} on {spec.task}{where}",
-            "question": " ".join(examples[0].question) if word_level else "",
-            "embeddings": spec.embeddings,
+            "question": " ".join(examples[0].question) if family.word_level else "",
+            "embeddings": model.embeddings,
             "train": spec.train.to_dict(),
+            SETTINGS_KEY: spec.to_dict(),
             "command": command,
             **({"init_from": spec.init_from} if spec.init_from else {}),
             **({"hold_out": spec.hold_out} if spec.hold_out else {}),

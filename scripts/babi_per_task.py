@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn.checkpoint import save_collection  # noqa: E402
-from dmn.data import BABI_TASK_NAMES  # noqa: E402
-from dmn.evaluate import PAPER_BABI_COLUMNS, PASS_THRESHOLD, summary  # noqa: E402
+from dmn.evaluate import PASS_THRESHOLD, summary  # noqa: E402
+from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
 
 
 def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", help="more arguments for `python -m dmn train` (after --)")
     args = parser.parse_args()
     paper_column = "dmn+ 10k" if args.size == "10k" and args.no_gate_supervision else "dmn"
-    title, paper_scores = PAPER_BABI_COLUMNS[paper_column]
+    title, paper_scores = PAPER_COLUMNS[paper_column]
     rows, chosen, notes = [], {}, {}
     for task in (int(t) for t in args.tasks.split(",")):
         runs = []

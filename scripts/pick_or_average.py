@@ -26,10 +26,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn.checkpoint import load_checkpoint  # noqa: E402
-from dmn.data import HELD_OUT, Example, Vocab, batches, load_task  # noqa: E402
+from dmn.data import Example, Vocab, batches  # noqa: E402
+from dmn.ensemble import Ensemble  # noqa: E402
 from dmn.evaluate import decode  # noqa: E402
-from dmn.model import DMN, Ensemble  # noqa: E402
-from dmn.train import check_ensemble_members, translated_answers, with_pretrained_words  # noqa: E402
+from dmn.make_ensemble import check_ensemble_members, translated_answers, with_pretrained_words  # noqa: E402
+from dmn.model import DMN  # noqa: E402
+from dmn.tasks import HELD_OUT, load_task  # noqa: E402
 
 
 @torch.no_grad()

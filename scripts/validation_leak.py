@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmn.data import BABI_TASK_NAMES, Example, load_babi  # noqa: E402
+from dmn.data import Example  # noqa: E402
+from dmn.tasks.babi import BABI_TASK_NAMES, load_babi  # noqa: E402
 from dmn.train import VAL_SPLITS, split_validation  # noqa: E402
 
 

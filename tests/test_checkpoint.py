@@ -6,7 +6,8 @@ import torch
 import dmn.checkpoint as checkpoint_module
 from dmn.checkpoint import CheckpointError, find_checkpoints, load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, make_batch
-from dmn.model import VARIANTS, Ensemble
+from dmn.ensemble import Ensemble
+from dmn.model import VARIANTS
 from tests.test_model import STORIES, build, tagger
 
 

@@ -10,10 +10,11 @@ import torch
 
 from dmn.checkpoint import load_checkpoint
 from dmn.cli import main
-from dmn.data import HELD_OUT, load_task
 from dmn.evaluate import accuracy_by_task
 from dmn.predict import Predictor
-from dmn.train import RunSpec, TrainConfig, TrainingRun
+from dmn.settings import ModelSettings, RunSpec, TrainConfig
+from dmn.tasks import HELD_OUT, load_task
+from dmn.train import TrainingRun
 from tests.conftest import REPO
 
 
@@ -322,8 +323,8 @@ def test_fine_grained_models_answer_the_binary_task(data_dir, tmp_path, capsys):
     assert main(["ensemble", wider, fine, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
     assert "has other model settings" in capsys.readouterr().err
     # a run on the dev set may go on from it with other training data and another seed
-    settings = {"variant": "dmn+", "hidden": 8, "phrases": True, "embeddings": str(vectors), "init_from": fine}
-    spec = RunSpec("sst:fine", **settings, train=TrainConfig(seed=5))
+    model = ModelSettings(variant="dmn+", hidden=8, embeddings=str(vectors))
+    spec = RunSpec("sst:fine", phrases=True, init_from=fine, model=model, train=TrainConfig(seed=5))
     going_on = TrainingRun(spec, data_dir=str(data_dir))
     assert len(going_on.train_examples) > 100_000  # every phrase, where the tiny model saw 8,544 sentences
     start = member.model.state_dict()
@@ -372,7 +373,8 @@ def test_held_out_sentences_are_left_out_of_training_and_measured_by_eval(data_d
     assert main(["ensemble", members[0], every, "--out", str(tmp_path / "x"), "--data-dir", str(data_dir)]) == 2
     assert "held out other training sentences" in capsys.readouterr().err
     with pytest.raises(ValueError, match="training sentences held out 300 \\(this run: 0\\)"):
-        TrainingRun(RunSpec("sst:fine", variant="dmn+", hidden=8, init_from=members[0]), data_dir=str(data_dir))
+        model = ModelSettings(variant="dmn+", hidden=8)
+        TrainingRun(RunSpec("sst:fine", init_from=members[0], model=model), data_dir=str(data_dir))
 
 
 def test_a_collection_keeps_one_checkpoint_per_task_and_eval_measures_each_on_its_own_task(trained, data_dir, tmp_path):

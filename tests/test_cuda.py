@@ -11,7 +11,8 @@ import torch
 from dmn.checkpoint import find_checkpoints, load_checkpoint
 from dmn.data import Example, Vocab, make_batch
 from dmn.evaluate import accuracy_on_test_set
-from dmn.model import GRU, VARIANTS
+from dmn.gru import GRU
+from dmn.model import VARIANTS
 from dmn.predict import Predictor
 from dmn.train import adam
 from tests.conftest import REPO

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from dmn.data import (
-    BABI_TASK_NAMES,
     EOS,
     MAX_WORD_CHARS,
     UNK,
@@ -12,17 +11,14 @@ from dmn.data import (
     DataNotFoundError,
     Example,
     Vocab,
-    babi_file,
     batches,
-    load_babi,
-    load_task,
     make_batch,
-    parse_babi,
-    parse_task,
     split_story,
     tokenize,
     word_signature,
 )
+from dmn.tasks import load_task
+from dmn.tasks.babi import BABI_TASK_NAMES, babi_file, load_babi, parse_babi, parse_task
 
 # -- the real files ---------------------------------------------------------------------------
 

@@ -5,16 +5,11 @@ import zipfile
 
 import pytest
 
-from dmn.data import load_task
-from dmn.download import (
-    EWT_SHA256,
-    DownloadError,
-    download_babi,
-    download_ewt,
-    download_sst,
-    fetch,
-    safe_extract,
-)
+from dmn.download import DownloadError, fetch, safe_extract
+from dmn.tasks import load_task
+from dmn.tasks.babi import download_babi
+from dmn.tasks.pos import EWT_SHA256, download_ewt
+from dmn.tasks.sst import download_sst
 from tests.conftest import shared_data_dir
 from tests.test_cli import run_cli
 

@@ -10,7 +10,8 @@ import torch
 
 from dmn import kernels
 from dmn.data import make_batch
-from dmn.model import GRU, VARIANTS
+from dmn.gru import GRU
+from dmn.model import VARIANTS
 from tests.test_model import STORIES, build
 
 PATHS = ["pytorch", "fused"]

@@ -149,7 +149,7 @@ def test_inputs_outside_training_are_guesses(predictor, story_text, question, re
 
 
 def test_the_shipped_kinds_file_is_what_the_kinds_command_learns(data_dir):
-    from dmn.data import load_task
+    from dmn.tasks import load_task
 
     learned = WordKinds.learn(load_task("babi:all", "train", "10k", data_dir))
     assert json.loads(learned.dumps()) == json.loads((SHIPPED / KINDS_FILE).read_text())

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from dmn.data import PAD, UNK, Example, Vocab, make_batch
-from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble, InputModule
+from dmn.ensemble import Ensemble
+from dmn.model import DMN, VARIANTS, DMNConfig, InputModule
 from dmn.train import adam
 
 STORIES = [

@@ -4,23 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from dmn.data import (
-    HELD_OUT,
-    SST_FINE_LABELS,
-    DataFormatError,
-    Example,
-    Vocab,
-    load_task,
-    make_batch,
-    parse_conllu,
-    parse_ptb,
-    parse_sst,
-    parse_trees,
-    tokenize_sentence,
-)
+from dmn.data import DataFormatError, Example, Vocab, make_batch, parse_trees, tokenize_sentence
 from dmn.embeddings import add_pretrained_words, glove_text, initialise_embedding
 from dmn.evaluate import accuracy_by_task, accuracy_by_word_kind
 from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.tasks import HELD_OUT, load_task
+from dmn.tasks.pos import parse_conllu, parse_ptb
+from dmn.tasks.sst import SST_FINE_LABELS, parse_sst
 from tests.test_model import build
 
 
@@ -256,15 +246,13 @@ def test_predictor_reads_a_sentence_word_by_word_and_tags_it(tmp_path):
 
 def test_tagger_trained_with_word_signatures_reads_unknown_words_by_shape(data_dir, tmp_path):
     from dmn.predict import Predictor
-    from dmn.train import RunSpec, TrainConfig, TrainingRun
+    from dmn.settings import ModelSettings, RunSpec, TrainConfig
+    from dmn.train import TrainingRun
 
     spec = RunSpec(
         task="pos:ewt",
-        variant="dmn+",
-        hidden=16,
-        passes=1,
         limit=150,
-        word_signatures=True,
+        model=ModelSettings(variant="dmn+", hidden=16, passes=1, word_signatures=True),
         train=TrainConfig(epochs=1, rare_word_dropout=0.5),
     )
     run = TrainingRun(spec, data_dir)
@@ -278,12 +266,13 @@ def test_tagger_trained_with_word_signatures_reads_unknown_words_by_shape(data_d
 
 
 def test_frozen_pretrained_vectors_stay_and_the_other_words_train(data_dir, tmp_path):
-    from dmn.train import RunSpec, TrainConfig, TrainingRun
+    from dmn.settings import ModelSettings, RunSpec, TrainConfig
+    from dmn.train import TrainingRun
 
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("the 0.5 -0.5 0.25 0\n, 1 0 0 1\n")
-    spec = RunSpec(task="pos:ewt", variant="dmn+", hidden=8, passes=1, limit=60, embeddings=str(vectors),
-                   freeze_embeddings=True, train=TrainConfig(epochs=1, batch_size=20))  # fmt: skip
+    model = ModelSettings(variant="dmn+", hidden=8, passes=1, embeddings=str(vectors), freeze_embeddings=True)
+    spec = RunSpec(task="pos:ewt", limit=60, model=model, train=TrainConfig(epochs=1, batch_size=20))
     run = TrainingRun(spec, data_dir)
     weight = run.model.embedding.weight
     the, comma, word = (run.vocab.word_index[w] for w in ("the", ",", "said"))
@@ -292,4 +281,4 @@ def test_frozen_pretrained_vectors_stay_and_the_other_words_train(data_dir, tmp_
     assert weight[the].tolist() == [0.5, -0.5, 0.25, 0] and weight[comma].tolist() == [1, 0, 0, 1]
     assert not torch.equal(weight[word], start)  # a word without a vector still learns
     with pytest.raises(ValueError, match="needs pretrained ones"):
-        TrainingRun(RunSpec(task="pos:ewt", limit=5, freeze_embeddings=True), data_dir)
+        TrainingRun(RunSpec(task="pos:ewt", limit=5, model=ModelSettings(freeze_embeddings=True)), data_dir)

@@ -4,12 +4,12 @@ import json
 import pytest
 import torch
 
-from dmn.data import Example, Vocab, batches, load_task
+from dmn.data import Example, Vocab, batches
 from dmn.evaluate import format_gate_table, gate_accuracy
 from dmn.model import DMN, VARIANTS, DMNConfig
+from dmn.settings import ModelSettings, RunSpec, TrainConfig
+from dmn.tasks import load_task
 from dmn.train import (
-    RunSpec,
-    TrainConfig,
     Trainer,
     TrainingRun,
     WeightAverage,
@@ -252,7 +252,8 @@ def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_
     examples = toy_examples(40)
 
     def spec(**changes) -> RunSpec:
-        return RunSpec(task="toy:0", variant="dmn+", hidden=12, **changes, train=TrainConfig(epochs=2, batch_size=8))
+        model = ModelSettings(variant="dmn+", hidden=12)
+        return RunSpec(task="toy:0", **changes, model=model, train=TrainConfig(epochs=2, batch_size=8))
 
     first = TrainingRun(spec(), examples=examples)
     first.fit(tmp_path / "first")
@@ -271,7 +272,8 @@ def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_
     with pytest.raises(ValueError, match="validation split by story \\(this run: question\\)"):
         TrainingRun(by_question, examples=examples)
     with pytest.raises(ValueError, match="other model settings: hidden 12 \\(this run: 16\\)"):
-        TrainingRun(dataclasses.replace(spec(init_from=str(tmp_path / "first")), hidden=16), examples=examples)
+        wider = ModelSettings(variant="dmn+", hidden=16)
+        TrainingRun(dataclasses.replace(spec(init_from=str(tmp_path / "first")), model=wider), examples=examples)
     renamed = [dataclasses.replace(ex, question=["where", "is", "bill"]) for ex in examples]  # same split, new word
     with pytest.raises(ValueError, match="another vocabulary"):
         TrainingRun(spec(init_from=str(tmp_path / "first")), examples=renamed)
