@@ -18,8 +18,9 @@ from app import playback, plots, service, texts, views
 from app.examples import EXAMPLES, find_example
 from app.registry import CheckpointRegistry
 from dmn.checkpoint import CheckpointError, CheckpointInfo
-from dmn.data import BABI_TASK_NAMES, DataFormatError
+from dmn.data import DataFormatError
 from dmn.predict import MAX_CHARACTERS, MAX_SENTENCES
+from dmn.tasks.babi import BABI_TASK_NAMES
 
 OPENING = next(e for e in EXAMPLES if e.task == 2)  # the worked example the page opens on: two passes, two facts
 KIND = service.ASK_CHECKPOINTS

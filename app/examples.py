@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmn.data import BABI_TASK_NAMES
+from dmn.tasks.babi import BABI_TASK_NAMES
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from app.train_settings import TrainSettings, check_settings, run_spec
 from app.user_checkpoints import EVENTS, free_name, install, sanitize_name, staging_folder
 from dmn.checkpoint import CheckpointError, load_checkpoint
 from dmn.data import DataFormatError, DataNotFoundError, Example
-from dmn.train import RunSpec, TrainingRun
+from dmn.settings import RunSpec
+from dmn.train import TrainingRun
 
 STOP = "STOP"
 
@@ -357,7 +358,7 @@ class Job:
                 return
             self.state = "training"
             self.message = f"Training {data.description.removesuffix(', trained in the app')}…"
-        self.add_log(f"Training {spec.variant.upper()}, {s.passes} passes, hidden {s.hidden}, {s.epochs} epochs.")
+        self.add_log(f"Training {spec.model.variant.upper()}, {s.passes} passes, hidden {s.hidden}, {s.epochs} epochs.")
         time_limit = self.time_limit_reason()
         metrics = _train_on_gpu(
             spec, str(self.folder), data.data_dir, data.examples, data.command, self.deadline, time_limit=time_limit

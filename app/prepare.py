@@ -20,11 +20,11 @@ from app.train_data import (
     task_spec,
 )
 from app.train_settings import (
-    SPELLING_WORD_DROPOUT,
     TrainSettings,
     _babi_default_name,
     _file_default_name,
     _sentence_default_name,
+    spec_of,
     train_command,
 )
 from app.user_checkpoints import upload_name
@@ -41,7 +41,7 @@ def _prepare_babi(s: TrainSettings, limits: Limits, log: Callable[[str], None]) 
     if cut:
         log(_cut_message(limits, f"{limit:,} questions of each task"))
     spec = task_spec(s.tasks)
-    command = train_command(s, spec, limit, "--size", s.size)
+    command = train_command(spec_of(s, spec, s.size, limit))
     tasks = "all tasks" if spec == "babi:all" else "task " + spec.partition(":")[2]
     return PreparedData(
         task=spec,
@@ -61,9 +61,6 @@ def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], No
     if cap and (limit is None or limit > cap):
         limit = cap
         log(f"This server trains on at most {cap:,} examples (DMN_MAX_TRAIN_EXAMPLES): using the first {cap:,}.")
-    extra = (["--phrases"] if s.phrases else []) + (["--embeddings", "glove"] if s.glove else [])
-    if s.spelling:
-        extra += ["--word-signatures", "--char-features", "--rare-word-dropout", str(SPELLING_WORD_DROPOUT)]
     return PreparedData(
         task=dataset.task,
         size=s.size,
@@ -71,7 +68,7 @@ def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], No
         examples=None,
         limit=limit,
         description=f"{_variant_name(s)} on {dataset.label}, trained in the app",
-        command=train_command(s, dataset.task, limit, *extra),
+        command=train_command(spec_of(s, dataset.task, s.size, limit)),
     )
 
 

@@ -18,15 +18,9 @@ from typing import Any
 
 from app.typed_stories import TYPED_STORIES
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
-from dmn.data import (
-    BABI_TASK_NAMES,
-    DataNotFoundError,
-    Example,
-    Vocab,
-    load_babi,
-    resolve_data_dir,
-)
+from dmn.data import DataNotFoundError, Example, Vocab, resolve_data_dir
 from dmn.predict import InputError, Prediction, Predictor
+from dmn.tasks.babi import BABI_TASK_NAMES, load_babi
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_DIR = REPO / "checkpoints"

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dmn.data import BABI_TASK_NAMES
-from dmn.evaluate import PAPER_DMN_BABI
+from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_DMN_BABI
 
 INTRO = """# Dynamic Memory Network: ask a question about a story
 A neural network reads a short story, then takes several **passes** over its sentences, choosing on

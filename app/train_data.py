@@ -12,18 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.limits import Limits, TrainError
 from app.user_checkpoints import sanitize_name, upload_name
-from dmn.data import (
-    BABI_TASK_NAMES,
-    EWT_SPLITS,
-    SST_SPLITS,
-    DataFormatError,
-    DataNotFoundError,
-    Example,
-    babi_file,
-    parse_babi,
-    resolve_data_dir,
-)
-from dmn.download import DOWNLOADS, DownloadError
+from dmn.data import DataFormatError, DataNotFoundError, Example, resolve_data_dir
+from dmn.download import DownloadError
+from dmn.tasks import DOWNLOADS
+from dmn.tasks.babi import BABI_TASK_NAMES, babi_file, parse_babi
+from dmn.tasks.pos import EWT_SPLITS
+from dmn.tasks.sst import SST_SPLITS
 
 if TYPE_CHECKING:
     from app.train_settings import TrainSettings

@@ -17,11 +17,13 @@ import gradio as gr
 from app import jobs, plots, prepare, service, train_data
 from app.limits import Limits, TrainError, format_seconds
 from app.registry import CheckpointRegistry, reread
-from app.train_settings import BOUNDS, TrainSettings
+from app.train_settings import TrainSettings, bounds
 from app.user_checkpoints import install_checkpoint_zip, upload_name, zip_checkpoint
 from dmn.checkpoint import CheckpointError
-from dmn.data import BABI_TASK_NAMES, resolve_data_dir
+from dmn.data import resolve_data_dir
+from dmn.tasks.babi import BABI_TASK_NAMES
 
+DEFAULTS = TrainSettings()  # every widget and API argument starts at its setting's default (app/train_settings.py)
 POLL_SECONDS = 1.0
 TOAST_SECONDS = 8
 
@@ -134,16 +136,16 @@ def start(
     seed: float,
     limit: float | None,
     name: str,
-    patience: float | None = 8,
-    phrases: bool = False,
-    glove: bool = False,
-    spelling: bool = False,
-    dropout: float = 0.1,
-    lr_decay: float = 1.0,
-    weight_average: float = 0.0,
-    positional: bool = True,
-    balance_tasks: bool = False,
-    tie_break_loss: bool = False,
+    patience: float | None = DEFAULTS.patience,
+    phrases: bool = DEFAULTS.phrases,
+    glove: bool = DEFAULTS.glove,
+    spelling: bool = DEFAULTS.spelling,
+    dropout: float = DEFAULTS.dropout,
+    lr_decay: float = DEFAULTS.lr_decay,
+    weight_average: float = DEFAULTS.weight_average,
+    positional: bool = DEFAULTS.positional,
+    balance_tasks: bool = DEFAULTS.balance_tasks,
+    tie_break_loss: bool = DEFAULTS.tie_break_loss,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -407,21 +409,21 @@ Parts = dict[str, Any]  # the tab's components by name
 START_INPUTS = ("dataset", "tasks", "size", "own_file", "variant", "passes", "hidden", "epochs", "batch_size", "lr",
                 "gate", "seed", "limit", "name", "patience", "phrases", "glove", "spelling", "dropout", "lr_decay",
                 "weight_average", "positional", "balance_tasks", "tie_break_loss")  # fmt: skip  # `start`'s arguments
-MORE_NUMBERS = {  # the "More settings" numbers: (value, label, smallest, largest, info)
-    "dropout": (0.1, "Dropout", 0, 0.9, "Share of the facts' and the answer's units zeroed at each training step."),
-    "lr_decay": (1.0, "Learning-rate decay", 0.01, 1, "The learning rate is multiplied by this after each epoch "
-                 "without a better validation score (1: constant)."),
-    "weight_average": (0.0, "Weight average (0: off)", 0, 0.9999, "Validate and keep a moving average of the "
-                       "weights, with this decay per step (e.g. 0.999)."),
+MORE_NUMBERS = {  # the "More settings" numbers: (label, info); values and bounds are the settings'
+    "dropout": ("Dropout", "Share of the facts' and the answer's units zeroed at each training step."),
+    "lr_decay": ("Learning-rate decay", "The learning rate is multiplied by this after each epoch without a better "
+                 "validation score (1: constant)."),
+    "weight_average": ("Weight average (0: off)", "Validate and keep a moving average of the weights, with this "
+                       "decay per step (e.g. 0.999)."),
 }  # fmt: skip
-MORE_CHECKBOXES = {  # the "More settings" checkboxes: (value, label, info)
-    "positional": (True, "Weigh a fact's words by their position (DMN+)", "DMN+'s positional encoding. Untick it "
-                   "to sum the plain word vectors, as the shipped tagger does: for one-word facts the weights would "
-                   "scale a vector's first dimensions down."),
-    "balance_tasks": (False, "Balance the bAbI tasks", "Repeat the questions of a task with fewer of them (task 3 "
-                      "has no 10k file) so that every task weighs about the same in an epoch."),
-    "tie_break_loss": (False, "Break ties by validation loss", "An epoch that equals the best validation accuracy "
-                       "at a lower validation loss also counts as better, and 100% does not end the run (for small "
+MORE_CHECKBOXES = {  # the "More settings" checkboxes: (label, info)
+    "positional": ("Weigh a fact's words by their position (DMN+)", "DMN+'s positional encoding. Untick it to sum "
+                   "the plain word vectors, as the shipped tagger does: for one-word facts the weights would scale a "
+                   "vector's first dimensions down."),
+    "balance_tasks": ("Balance the bAbI tasks", "Repeat the questions of a task with fewer of them (task 3 has no "
+                      "10k file) so that every task weighs about the same in an epoch."),
+    "tie_break_loss": ("Break ties by validation loss", "An epoch that equals the best validation accuracy at a "
+                       "lower validation loss also counts as better, and 100% does not end the run (for small "
                        "validation sets)."),
 }  # fmt: skip
 ELEM_IDS = {"lr_decay": "train-lr-decay", "weight_average": "train-weight-average", "balance_tasks": "train-balance",
@@ -490,21 +492,21 @@ def _model_settings() -> Parts:
     """The model and the training: variant, passes, hidden size, epochs, batch, learning rate, gates, limits."""
     variant = gr.Radio(
         [("DMN (Kumar et al. 2016)", "dmn"), ("DMN+ (Xiong et al. 2016)", "dmn+")],
-        value="dmn",
+        value=DEFAULTS.variant,
         label="Model",
         elem_id="train-variant",
     )
     with gr.Row():
-        passes = gr.Slider(1, BOUNDS["passes"][1], value=3, step=1, label="Passes",
+        passes = gr.Slider(*bounds("passes"), value=DEFAULTS.passes, step=1, label="Passes",
                            info="Times the memory reads the story")  # fmt: skip
-        hidden = gr.Slider(8, 256, value=80, step=8, label="Hidden size", info="Units in every GRU",
+        hidden = gr.Slider(8, 256, value=DEFAULTS.hidden, step=8, label="Hidden size", info="Units in every GRU",
                            elem_id="train-hidden")  # fmt: skip
     with gr.Row():
-        epochs = gr.Number(20, label="Epochs", precision=0, elem_id="train-epochs")
-        batch_size = gr.Number(32, label="Batch size", precision=0, elem_id="train-batch")
-        lr = gr.Number(0.001, label="Learning rate", elem_id="train-lr")
+        epochs = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, elem_id="train-epochs")
+        batch_size = gr.Number(DEFAULTS.batch_size, label="Batch size", precision=0, elem_id="train-batch")
+        lr = gr.Number(DEFAULTS.lr, label="Learning rate", elem_id="train-lr")
     gate = gr.Checkbox(
-        True,
+        bool(DEFAULTS.gate_supervision),
         label="Gate supervision: train the attention towards the supporting facts",
         info="The DMN paper does this on bAbI; DMN+ learns without it. Needs the supporting-fact numbers of the data.",
         elem_id="train-gate",
@@ -515,10 +517,10 @@ def _model_settings() -> Parts:
             info="Fewer questions train faster.",
         )  # fmt: skip
         patience = gr.Number(
-            8, label="Patience (0: never)", precision=0, elem_id="train-patience",
+            DEFAULTS.patience, label="Patience (0: never)", precision=0, elem_id="train-patience",
             info="Stop after this many epochs without a better validation score (0: run every epoch).",
         )  # fmt: skip
-        seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
+        seed = gr.Number(DEFAULTS.seed, label="Seed", precision=0, elem_id="train-seed", info="Same seed, same run.")
     return dict(variant=variant, passes=passes, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, gate=gate,
                 limit=limit, patience=patience, seed=seed)  # fmt: skip
 
@@ -528,15 +530,22 @@ def _more_settings() -> Parts:
     with gr.Accordion("More settings", open=False, elem_id="train-more"):
         with gr.Row():
             parts = {
-                name: gr.Number(value, label=label, minimum=low, maximum=high, elem_id=_elem_id(name), info=info)
-                for name, (value, label, low, high, info) in MORE_NUMBERS.items()
+                name: gr.Number(
+                    getattr(DEFAULTS, name),
+                    label=label,
+                    minimum=bounds(name)[0],
+                    maximum=bounds(name)[1],
+                    elem_id=_elem_id(name),
+                    info=info,
+                )  # fmt: skip
+                for name, (label, info) in MORE_NUMBERS.items()
             }
         rows = [["positional"], ["balance_tasks", "tie_break_loss"]]
         for row in rows:
             with gr.Row():
                 for name in row:
-                    value, label, info = MORE_CHECKBOXES[name]
-                    parts[name] = gr.Checkbox(value, label=label, elem_id=_elem_id(name), info=info)
+                    label, info = MORE_CHECKBOXES[name]
+                    parts[name] = gr.Checkbox(getattr(DEFAULTS, name), label=label, elem_id=_elem_id(name), info=info)
     return parts
 
 

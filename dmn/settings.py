@@ -198,17 +198,22 @@ def _shown(value: Any, meta: dict) -> str:
     return _number(value) if isinstance(value, float) else str(value)
 
 
+def whole_number(value: Any, name: str) -> int:
+    """value as an int (10.0 -> 10), or ValueError saying that `name` must be a whole number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(number)
+
+
 def _converted(value: Any, kind: type, name: str) -> Any:
     if kind is bool:
         return bool(value)
     if kind is int:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a whole number, not {value!r}") from None
-        if not number.is_integer():
-            raise ValueError(f"{name} must be a whole number, not {value!r}")
-        return int(number)
+        return whole_number(value, name)
     if kind is float:
         try:
             return float(value)
@@ -238,7 +243,7 @@ def _check_bounds(value: Any, meta: dict, name: str) -> None:
     elif above is not None:
         allowed = f"above {_number(above)}"
     else:
-        note = f" ({meta['zero']})" if meta["zero"] else ""
+        note = f" ({meta['zero']})" if meta["zero"] and low == 0 else ""
         allowed = f"{_number(low)}{note} or more"
     raise ValueError(f"{name} must be {allowed}, not {_number(value)}")
 
@@ -406,7 +411,7 @@ class RunSpec(Settings):
     task: str = setting("", TASK_HELP, label="The task")
     size: str = setting("1k", "bAbI training set size", choices=("1k", "10k"))
     limit: int | None = setting(
-        None, "use only the first N training examples of each task", label="Questions per task", low=1,
+        None, "use only the first N training examples of each task", label="Questions per task", low=0,
         zero="all", metavar="N",
     )  # fmt: skip
     phrases: bool = setting(False, "SST: also train on every labelled phrase")

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -27,7 +28,7 @@ from app.jobs import JOBS, OUT, STOP, Job, _gpu_seconds, train_in_folder  # noqa
 from app.limits import Limits, TrainError  # noqa: E402
 from app.registry import CheckpointRegistry  # noqa: E402
 from app.train_data import babi_status, per_task_limit, read_babi_upload, sentence_status, task_spec  # noqa: E402
-from app.train_settings import TrainSettings, check_settings, run_spec, train_command  # noqa: E402
+from app.train_settings import TrainSettings, check_settings, run_spec, spec_of, train_command  # noqa: E402
 from app.user_checkpoints import (  # noqa: E402
     EVENTS,
     NAME_MAX,
@@ -39,10 +40,13 @@ from app.user_checkpoints import (  # noqa: E402
     zip_checkpoint,
 )
 from dmn.checkpoint import FILES, load_checkpoint, save_checkpoint  # noqa: E402
+from dmn.cli import build_parser  # noqa: E402
 from dmn.data import Example, Vocab  # noqa: E402
-from dmn.download import DOWNLOADS, DownloadError  # noqa: E402
-from dmn.model import DMN, VARIANTS, DMNConfig, Ensemble  # noqa: E402
-from dmn.train import RunSpec, TrainConfig  # noqa: E402
+from dmn.download import DownloadError  # noqa: E402
+from dmn.ensemble import Ensemble  # noqa: E402
+from dmn.model import DMN, VARIANTS, DMNConfig  # noqa: E402
+from dmn.settings import ModelSettings, RunSpec, TrainConfig  # noqa: E402
+from dmn.tasks import DOWNLOADS  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 from tests.test_app import free_port  # noqa: E402
 
@@ -336,6 +340,12 @@ def test_tiny_sst_run_is_listed_in_the_sentiment_tab_and_answers(client, clean_u
     # label itself may still be empty)
 
 
+def command_settings(command: str) -> RunSpec:
+    """The settings a `python -m dmn train ...` command line of the tab gives."""
+    args = build_parser().parse_args(shlex.split(command.partition("  #")[0])[3:])
+    return RunSpec.from_arguments(args)
+
+
 def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     monkeypatch.setattr(train_settings, "glove_available", lambda: True)
     limits = Limits(max_train_examples=None)
@@ -346,14 +356,16 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     monkeypatch.setattr(train_data, "sentence_status", lambda task: (True, ""))
     data = prepare.prepare(s, limits, lambda line: None)
     spec = run_spec(s, data)
-    assert (spec.task, spec.variant, spec.hidden, spec.limit) == ("sst:fine", "dmn+", 16, 50)
-    assert spec.phrases and spec.embeddings == "glove" and spec.train.gate_supervision == 0.0
-    assert "--phrases --embeddings glove" in data.command and "--gate-supervision" not in data.command
-    assert spec.word_signatures and spec.char_features and spec.train.rare_word_dropout == 0.25
-    assert "--word-signatures --char-features --rare-word-dropout 0.25" in data.command
+    assert (spec.task, spec.model.variant, spec.model.hidden, spec.limit) == ("sst:fine", "dmn+", 16, 50)
+    assert spec.phrases and spec.model.embeddings == "glove" and spec.train.gate_supervision == 0.0
+    assert "--phrases" in data.command and "--embeddings glove" in data.command
+    assert "--gate-supervision" not in data.command
+    assert command_settings(data.command) == dataclasses.replace(spec, description="")  # the command trains the same
+    assert spec.model.word_signatures and spec.model.char_features and spec.train.rare_word_dropout == 0.25
+    assert all(flag in data.command for flag in ("--word-signatures", "--char-features", "--rare-word-dropout 0.25"))
     assert prepare.default_name(s) == "dmnplus-sst-fine"
-    assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.1, 1.0, 0.0)
-    assert spec.positional_encoding and "--no-positional-encoding" not in data.command
+    assert (spec.model.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.1, 1.0, 0.0)
+    assert spec.model.positional_encoding and "--no-positional-encoding" not in data.command
     assert not spec.train.tie_break_loss and "--tie-break-loss" not in data.command
     tuned = check_settings(
         dataclasses.replace(
@@ -369,17 +381,22 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     )
     data = prepare.prepare(tuned, limits, lambda line: None)
     spec = run_spec(tuned, data)
-    assert (spec.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.3, 0.5, 0.999)
-    assert "--dropout 0.3" in data.command and "--lr-decay 0.5 --weight-average 0.999" in data.command
-    assert not spec.positional_encoding and "--no-positional-encoding" in data.command
+    assert (spec.model.dropout, spec.train.lr_decay, spec.train.weight_average) == (0.3, 0.5, 0.999)
+    assert (
+        "--dropout 0.3" in data.command
+        and "--lr-decay 0.5" in data.command
+        and "--weight-average 0.999" in data.command
+    )
+    assert command_settings(data.command) == dataclasses.replace(spec, description="")
+    assert not spec.model.positional_encoding and "--no-positional-encoding" in data.command
     assert tuned.tie_break_loss and spec.train.tie_break_loss and "--tie-break-loss" in data.command
     assert not tuned.balance_tasks and "--balance-tasks" not in data.command  # one task: nothing to balance
 
     pos = check_settings(TrainSettings(dataset="pos-ewt", phrases=True), limits)
     assert not pos.phrases and not pos.glove and pos.gate_supervision == 0.0  # phrases are SST's
     spec = run_spec(pos, prepare.prepare(pos, limits, lambda line: None))
-    assert spec.task == "pos:ewt" and not spec.phrases and spec.embeddings is None
-    assert not (spec.char_features or spec.word_signatures) and spec.train.rare_word_dropout == 0
+    assert spec.task == "pos:ewt" and not spec.phrases and spec.model.embeddings is None
+    assert not (spec.model.char_features or spec.model.word_signatures) and spec.train.rare_word_dropout == 0
     with pytest.raises(TrainError, match="spelling needs the DMN\\+ model"):
         check_settings(TrainSettings(dataset="pos-ewt", spelling=True), limits)
     assert prepare.default_name(pos) == "dmn-pos-ewt"
@@ -387,7 +404,7 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
     babi = check_settings(TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
     assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
     joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True), limits)
-    command = train_command(joint, task_spec(joint.tasks), None)
+    command = train_command(spec_of(joint, task_spec(joint.tasks), joint.size, None))
     assert joint.balance_tasks and "--task babi:1,3" in command and "--balance-tasks" in command
 
     monkeypatch.setattr(train_settings, "glove_available", lambda: False)
@@ -729,7 +746,7 @@ def test_train_in_folder_reports_batches_and_why_it_stopped(tmp_path, monkeypatc
     monkeypatch.setattr(jobs, "STEP_SECONDS", 0)  # a step event after every batch
 
     def spec(epochs: int) -> RunSpec:
-        return RunSpec(task=examples[0].task, size="format", hidden=8,
+        return RunSpec(task=examples[0].task, size="format", model=ModelSettings(hidden=8),
                        train=TrainConfig(epochs=epochs, batch_size=4, patience=None))  # fmt: skip
 
     def events(folder: Path) -> list[dict]:
