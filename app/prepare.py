@@ -8,7 +8,6 @@ from collections.abc import Callable
 from app.limits import Limits
 from app.train_data import (
     DATASETS,
-    SENTENCE_DATA,
     PreparedData,
     babi_train_files,
     count_questions,
@@ -16,6 +15,7 @@ from app.train_data import (
     ensure_data,
     per_task_limit,
     read_babi_upload,
+    sentence_download,
     sentence_files,
     task_spec,
 )
@@ -56,7 +56,8 @@ def _prepare_babi(s: TrainSettings, limits: Limits, log: Callable[[str], None]) 
 
 def _prepare_sentences(s: TrainSettings, limits: Limits, log: Callable[[str], None]) -> PreparedData:
     dataset = DATASETS[s.dataset]
-    ensure_data(SENTENCE_DATA[dataset.task][0], lambda data_dir: sentence_files(dataset.task, data_dir), log)
+    download = sentence_download(dataset.task).name
+    ensure_data(download, lambda data_dir: sentence_files(dataset.task, data_dir), log)
     limit, cap = s.limit, limits.max_train_examples
     if cap and (limit is None or limit > cap):
         limit = cap

@@ -20,6 +20,7 @@ from app.typed_stories import TYPED_STORIES
 from dmn.checkpoint import CheckpointError, CheckpointInfo, find_checkpoints
 from dmn.data import DataNotFoundError, Example, Vocab, resolve_data_dir
 from dmn.predict import InputError, Prediction, Predictor
+from dmn.tasks import FAMILIES
 from dmn.tasks.babi import BABI_TASK_NAMES, load_babi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,7 +135,8 @@ class CheckpointKind:
         )
 
 
-SENTENCE_TASKS = ("sst:", "pos:")  # models that read one sentence, not a story and a question
+SENTENCE_TASKS = tuple(f"{name}:" for name, family in FAMILIES.items() if family.word_level)
+# the task prefixes of models that read one sentence, not a story and a question
 ASK_CHECKPOINTS = CheckpointKind("Ask", default=DEFAULT_CHECKPOINT)
 SENTENCE = dict(text="sentence", fact="word", top_k=10, result_keys=("tags",))  # top_k: every label of sst-fine
 SENTIMENT_CHECKPOINTS = CheckpointKind("Sentiment", ("sst:",), "sst-binary", "sentiment", **SENTENCE)
@@ -458,7 +460,7 @@ def _test_set(task_id: int, data_dir: str) -> tuple[Example, ...]:
 
 
 def _typed_story(task_id: int, rng: random.Random | None) -> SampleStory:
-    """A story of the task written by hand for the project (app/typed_stories.py), for Sample where
+    """A story of the task written by hand for the project (app/typed_stories.json), for Sample where
     no bAbI data is on the machine; it names no supporting facts."""
     case = (rng or random).choice([c for c in TYPED_STORIES if c.task == task_id])
     return SampleStory(task=task_id, story=case.story, question=case.question, answer=case.answer, supporting=[])

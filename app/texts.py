@@ -43,7 +43,6 @@ WHAT_IF_HELP = (
     "looked at."
 )
 
-EMPTY_PLOT_HELP = "Run a question to see the gates here."
 
 ABOUT = r"""
 ## What is a Dynamic Memory Network?

@@ -13,11 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from app.limits import Limits, TrainError
 from app.user_checkpoints import sanitize_name, upload_name
 from dmn.data import DataFormatError, DataNotFoundError, Example, resolve_data_dir
-from dmn.download import DownloadError
-from dmn.tasks import DOWNLOADS
+from dmn.download import Download, DownloadError
+from dmn.tasks import DOWNLOADS, family_of
 from dmn.tasks.babi import BABI_TASK_NAMES, babi_file, parse_babi
-from dmn.tasks.pos import EWT_SPLITS
-from dmn.tasks.sst import SST_SPLITS
 
 if TYPE_CHECKING:
     from app.train_settings import TrainSettings
@@ -132,14 +130,17 @@ def per_task_limit(counts: dict[Any, int], asked: int | None, max_total: int | N
     return min(per_task, asked) if asked else per_task, True
 
 
-SENTENCE_DATA = {"sst:binary": ("sst", SST_SPLITS), "sst:fine": ("sst", SST_SPLITS), "pos:ewt": ("ewt", EWT_SPLITS)}
-# task: (its `python -m dmn download` name, its files in that download's folder)
+def sentence_download(task: str) -> Download:
+    """The download that holds a sentence task's files (its family's, in the task registry)."""
+    download = family_of(task).download
+    assert download is not None, f"{task} has no download"
+    return download
 
 
 def sentence_files(task: str, data_dir: Path) -> list[Path]:
     """The train, dev and test files of a sentence task; DataNotFoundError names those missing."""
-    name, splits = SENTENCE_DATA[task]
-    files = [data_dir / DOWNLOADS[name].folder / file for file in splits.values()]
+    family = family_of(task)
+    files = [data_dir / sentence_download(task).folder / file for file in family.files.values()]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         raise DataNotFoundError(f"missing: {', '.join(missing)}")
@@ -148,12 +149,12 @@ def sentence_files(task: str, data_dir: Path) -> list[Path]:
 
 def sentence_status(task: str) -> tuple[bool, str]:
     """(found, Markdown) about the files of a sentence task, for the page before Start."""
-    name, data_dir = SENTENCE_DATA[task][0], resolve_data_dir()
+    download, data_dir = sentence_download(task), resolve_data_dir()
     try:
         sentence_files(task, data_dir)
     except DataNotFoundError:
-        return False, missing_data_message(name, data_dir, None, ready_to_download=True)
-    return True, f"✔ Data found in `{data_dir / DOWNLOADS[name].folder}`."
+        return False, missing_data_message(download.name, data_dir, None, ready_to_download=True)
+    return True, f"✔ Data found in `{data_dir / download.folder}`."
 
 
 def data_status(s: TrainSettings) -> str:

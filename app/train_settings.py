@@ -12,6 +12,7 @@ from app.limits import Limits, TrainError
 from app.train_data import DATASETS, GLOVE_MISSING, PreparedData, glove_available
 from app.user_checkpoints import sanitize_name, upload_name
 from dmn.settings import ModelSettings, RunSpec, TrainConfig, whole_number
+from dmn.tasks import family_of
 from dmn.tasks.babi import BABI_TASK_NAMES
 
 MODEL, TRAIN = ModelSettings(), TrainConfig()  # the defaults, as `python -m dmn train` has them
@@ -116,7 +117,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
     else:
         s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
         s.balance_tasks = False  # one task
-        s.phrases, s.glove = bool(s.phrases) and task.startswith("sst:"), bool(s.glove)
+        s.phrases, s.glove = bool(s.phrases) and family_of(task).phrases, bool(s.glove)
         s.spelling = bool(s.spelling)
         if s.spelling and s.variant != "dmn+":
             raise TrainError("Reading words by their spelling needs the DMN+ model: choose DMN+, or untick it.")

@@ -21,6 +21,7 @@ from app.train_settings import TrainSettings, bounds
 from app.user_checkpoints import install_checkpoint_zip, upload_name, zip_checkpoint
 from dmn.checkpoint import CheckpointError
 from dmn.data import resolve_data_dir
+from dmn.tasks import family_of
 from dmn.tasks.babi import BABI_TASK_NAMES
 
 DEFAULTS = TrainSettings()  # every widget and API argument starts at its setting's default (app/train_settings.py)
@@ -347,7 +348,7 @@ def show_dataset(dataset: str) -> tuple:
         gr.update(visible=dataset == "babi"),
         gr.update(visible=dataset == "file"),
         gr.update(visible=task is not None),
-        gr.update(visible=bool(task and task.startswith("sst:"))),
+        gr.update(visible=bool(task and family_of(task).phrases)),
         gr.update(visible=task is None),
         gr.update(label="Examples (0: all)" if task else "Questions per task (0: all)"),
     )

@@ -67,13 +67,8 @@ def _tally(
     return {name: (right, total) for name, (right, total) in counts.items()}
 
 
-def accuracy_by_task(
-    model: torch.nn.Module,
-    vocab: Vocab,
-    examples: Sequence[Example],
-    device: torch.device | str = "cpu",
-    batch_size: int = 500,
-) -> dict[str, float]:
+def accuracy_by_task(model: torch.nn.Module, vocab: Vocab, examples: Sequence[Example],
+                     device: torch.device | str = "cpu", batch_size: int = 500) -> dict[str, float]:  # fmt: skip
     """Accuracy (0-1) per task, tasks in the order they first appear: exact match of the whole
     answer, or for a tagger the share of words tagged right."""
     tagging = model.config.answer_mode == "tags"
@@ -84,13 +79,9 @@ def accuracy_by_task(
     return {task: counts[task][0] / counts[task][1] for task in tasks}
 
 
-def accuracy_by_word_kind(
-    model: torch.nn.Module,
-    vocab: Vocab,
-    examples: Sequence[Example],
-    device: torch.device | str = "cpu",
-    batch_size: int = 500,
-) -> dict[str, tuple[int, float]]:
+def accuracy_by_word_kind(model: torch.nn.Module, vocab: Vocab, examples: Sequence[Example],
+                          device: torch.device | str = "cpu", batch_size: int = 500,
+                          ) -> dict[str, tuple[int, float]]:  # fmt: skip
     """(count, accuracy) of words in and outside the vocabulary for a tagger, or of questions
     whose words are all known and of those with an unknown word for the other models."""
     if model.config.answer_mode == "tags":

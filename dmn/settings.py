@@ -368,11 +368,8 @@ class TrainConfig(Settings):
     lr_decay: float = setting(
         1.0,
         "multiply the learning rate by FACTOR after each epoch without a better validation accuracy (1: constant)",
-        label="The learning-rate decay",
-        low=0.01,
-        high=1,
-        metavar="FACTOR",
-    )
+        label="The learning-rate decay", low=0.01, high=1, metavar="FACTOR",
+    )  # fmt: skip
     tie_break_loss: bool = setting(
         False,
         "an epoch with the best validation accuracy so far but a lower validation loss also counts as better, and "
@@ -382,25 +379,22 @@ class TrainConfig(Settings):
         0.0,
         "validate and keep an exponential moving average of the weights, updated every step with this decay (e.g. "
         "0.999; 0: the weights of the last step)",
-        label="The weight average's decay",
-        low=0,
-        high=0.9999,
-        metavar="DECAY",
-    )
-    compile: bool = setting(
-        False,
-        "run training steps through torch.compile with dynamic shapes (CPU only): about 20% faster steps after "
-        "compiling for about a minute",
-    )
+        label="The weight average's decay", low=0, high=0.9999, metavar="DECAY",
+    )  # fmt: skip
     seed: int = setting(0, "seed of the weights, the batches and the validation split", label="Seed", low=0,
                         high=2**31 - 1)  # fmt: skip
     val_fraction: float = setting(0.1, "bAbI: the share of the training stories held out for validation",
                                   above=0, below=1)  # fmt: skip
     val_split: str = setting(
         "story",
-        "bAbI: hold out whole stories for validation, or single questions, as runs made before the story split "
-        "did (babi-joint; their other questions, with the same facts, stay in training)",
         choices=("story", "question"),
+        help="bAbI: hold out whole stories for validation, or single questions, as runs made before the story "
+        "split did (babi-joint; their other questions, with the same facts, stay in training)",
+    )
+    compile: bool = setting(
+        False,
+        "run training steps through torch.compile with dynamic shapes (CPU only): about 20% faster steps after "
+        "compiling for about a minute",
     )
 
 

@@ -1,5 +1,5 @@
 """Reading new names, places and things as known words of their kind (dmn/kinds.py), on
-hand-written stories and on the shipped checkpoint; and the typed stories of app/typed_stories.py."""
+hand-written stories and on the shipped checkpoint; and the typed stories of app/typed_stories.json."""
 
 import json
 import re

@@ -50,6 +50,8 @@ class TaskFamily:
     case_fallback: bool = False  # an unknown word is read as its lower-case form when that is known
     learns_kinds: bool = False  # reads new names, places and objects as known words of their kind (dmn/kinds)
     download: Download | None = None
+    files: dict[str, str] = field(default_factory=dict)  # split -> its file in the download's folder
+    phrases: bool = False  # can also train on every labelled phrase of its sentences (SST)
     paper: dict[str, float] = field(default_factory=dict)  # task -> the DMN paper's test accuracy %
     translations: dict[tuple[str, str], dict[str, str | None]] = field(default_factory=dict)
     # (source task, target task) -> the target's answer of each source answer (None: dropped)

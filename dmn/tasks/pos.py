@@ -122,14 +122,10 @@ def download_ewt(data_dir: Path, url: str = EWT_URL, sha256: dict[str, str] = EW
 # The family
 
 FAMILY = TaskFamily(
-    name="pos",
-    title="Part of speech",
-    tasks="pos:ewt, pos:ptb",
-    read=read,
-    fact_unit="word",
-    answer_mode="tags",
+    name="pos", title="Part of speech", tasks="pos:ewt, pos:ptb",
+    read=read, fact_unit="word", answer_mode="tags",
     lowercase=False,  # a tagger keeps case ("US" is not "us")...
     case_fallback=True,  # ...but reads "Housing" as "housing" when only that is known
-    download=Download("ewt", download_ewt, "Universal Dependencies English EWT", "18 MB", EWT_DIR),
+    download=Download("ewt", download_ewt, "Universal Dependencies English EWT", "18 MB", EWT_DIR), files=EWT_SPLITS,
     paper={"pos:ptb": 97.50, "pos:ewt": 97.50},  # Kumar et al. (2016), WSJ test accuracy %
-)
+)  # fmt: skip

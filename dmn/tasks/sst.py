@@ -105,13 +105,9 @@ def download_sst(data_dir: Path, url: str = SST_URL, sha256: str = SST_SHA256) -
 FINE_AS_BINARY = {EOS: EOS, **{fine: SST_BINARY_OF_FINE.get(fine) for fine in SST_FINE_LABELS}}
 
 FAMILY = TaskFamily(
-    name="sst",
-    title="Sentiment (SST)",
-    tasks="sst:binary, sst:fine",
-    read=read,
-    fact_unit="word",
-    answer_mode="sequence",
-    download=Download("sst", download_sst, "The Stanford Sentiment Treebank", "0.8 MB", SST_DIR),
+    name="sst", title="Sentiment (SST)", tasks="sst:binary, sst:fine",
+    read=read, fact_unit="word", answer_mode="sequence", phrases=True,
+    download=Download("sst", download_sst, "The Stanford Sentiment Treebank", "0.8 MB", SST_DIR), files=SST_SPLITS,
     paper={"sst:binary": 88.6, "sst:fine": 52.1},  # Kumar et al. (2016), test accuracy %
     translations={("sst:fine", "sst:binary"): FINE_AS_BINARY},
-)
+)  # fmt: skip
