@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from dmn import __version__
-from dmn.checkpoint import CheckpointError, is_collection, load_checkpoint, load_collection
+from dmn.checkpoint import CheckpointError, is_collection, load_checkpoint, load_collection, save_collection
 from dmn.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from dmn.device import pick_device
 from dmn.evaluate import (
@@ -28,7 +28,7 @@ from dmn.kinds import WordKinds, write_kinds
 from dmn.make_ensemble import build_ensemble
 from dmn.predict import InputError, Predictor
 from dmn.recipe import Recipe, finished_with
-from dmn.settings import EnsembleSpec, RunSpec
+from dmn.settings import SETTINGS_KEY, CollectionSpec, EnsembleSpec, RunSpec
 from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task
 from dmn.train import TrainingRun, validation_set
 
@@ -137,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if finished_with(folder, settings):
             print("  done already (a finished checkpoint with these settings is there)")
             continue
-        done = _train(settings, folder, args, device) if step.kind == "train" else _ensemble(settings, folder, args)
+        done = STEPS[step.kind](settings, folder, args, device)
         if done:
             return done
     return 0
@@ -239,13 +239,34 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return _ensemble(EnsembleSpec.from_arguments(args), Path(args.out), args)
 
 
-def _ensemble(spec: EnsembleSpec, out: Path, args: argparse.Namespace) -> int:
+def _ensemble(spec: EnsembleSpec, out: Path, args: argparse.Namespace, device: torch.device | None = None) -> int:
     command = shlex.join(["python", "-m", "dmn", "ensemble", *spec.arguments(), "--out", str(out)])
     metrics = build_ensemble(spec, out, args.data_dir, command)
     print(f"{metrics['members']} members; validation accuracy {metrics['validation_accuracy']:.2%}")
     print(format_table(metrics["test_accuracy"]))
     print(f"checkpoint written to {out}")
     return 0
+
+
+def _collect(spec: CollectionSpec, out: Path, args: argparse.Namespace, device: torch.device | None = None) -> int:
+    """Keep trained checkpoints together as one collection, each with the test accuracy its run measured."""
+    spec, command = spec.checked(), f"python -m dmn train --config {args.config}"
+    members = {task: load_checkpoint(member) for task, member in spec.members.items()}
+    accuracy = {task: ckpt.metrics.get("test_accuracy", {}).get(task) for task, ckpt in members.items()}
+    missing = [task for task, acc in accuracy.items() if acc is None]
+    if missing:
+        raise ValueError(f"the members of {', '.join(missing)} were not tested on their task")
+    seconds = sum(ckpt.metrics.get("train_seconds", 0) for ckpt in members.values())
+    config = {"description": spec.description, "paper": spec.paper, "notes": spec.notes, "command": command,
+              SETTINGS_KEY: spec.to_dict()}  # fmt: skip
+    metrics = {"test_accuracy": accuracy, **summary(accuracy), "train_seconds": round(seconds, 1), "command": command}
+    save_collection(out, {task: ckpt.path for task, ckpt in members.items()}, config, metrics)
+    print(format_table(accuracy, spec.paper, spec.notes))
+    print(f"collection written to {out}")
+    return 0
+
+
+STEPS = {"train": _train, "ensemble": _ensemble, "collection": _collect}  # a recipe's steps: how each kind runs
 
 
 def cmd_kinds(args: argparse.Namespace) -> int:

@@ -5,8 +5,10 @@
      "steps": [{"name": "sst-fine-seed0", "train": {...RunSpec...}}, ...,
                {"name": "sst-fine", "ensemble": {...EnsembleSpec...}}]}
 
+(or, for one model per task, a last step {"name": ..., "collection": {...CollectionSpec...}}).
+
 Every step writes to its own folder (`runs/NAME`), the last one to the recipe's checkpoint; a
-step's `init_from` and an ensemble's `members` may name earlier steps. A step whose folder already
+step's `init_from`, an ensemble's and a collection's `members` may name earlier steps. A step whose folder already
 holds a finished checkpoint made with the same settings is not run again, so a recipe that stops
 goes on where it stopped. A checkpoint's own config.json is a one-step recipe of its run.
 """
@@ -18,19 +20,21 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dmn.settings import SETTINGS_KEY, EnsembleSpec, RunSpec, Settings
+from dmn.checkpoint import COLLECTION_FILE
+from dmn.settings import SETTINGS_KEY, CollectionSpec, EnsembleSpec, RunSpec, Settings
 
-KINDS = {"train": RunSpec, "ensemble": EnsembleSpec}
+KINDS = {"train": RunSpec, "ensemble": EnsembleSpec, "collection": CollectionSpec}
+StepSettings = RunSpec | EnsembleSpec | CollectionSpec
 
 
 @dataclass
 class Step:
     name: str
-    settings: RunSpec | EnsembleSpec
+    settings: StepSettings
 
     @property
     def kind(self) -> str:
-        return "train" if isinstance(self.settings, RunSpec) else "ensemble"
+        return next(kind for kind, settings in KINDS.items() if isinstance(self.settings, settings))
 
 
 @dataclass
@@ -72,18 +76,20 @@ class Recipe:
         folders[self.steps[-1].name] = Path(out or self.checkpoint)
         return folders
 
-    def resolved(self, step: Step, folders: dict[str, Path]) -> RunSpec | EnsembleSpec:
+    def resolved(self, step: Step, folders: dict[str, Path]) -> StepSettings:
         """The step's settings with the names of earlier steps replaced by their folders."""
         earlier = {s.name: str(folders[s.name]) for s in self.steps[: self.steps.index(step)]}
-        if isinstance(step.settings, RunSpec):
-            start = step.settings.init_from
-            return replace(step.settings, init_from=earlier.get(start, start) if start else None)
-        return replace(step.settings, members=[earlier.get(m, m) for m in step.settings.members])
+        settings = step.settings
+        if isinstance(settings, RunSpec):
+            return replace(settings, init_from=earlier.get(settings.init_from, settings.init_from))
+        if isinstance(settings, CollectionSpec):
+            return replace(settings, members={task: earlier.get(m, m) for task, m in settings.members.items()})
+        return replace(settings, members=[earlier.get(m, m) for m in settings.members])
 
 
 def _step(data: object, path: Path) -> Step:
     if not isinstance(data, dict) or "name" not in data or len(set(data) & set(KINDS)) != 1:
-        raise ValueError(f"{path}: each step is {{'name': ..., 'train' or 'ensemble': {{settings}}}}, not {data!r}")
+        raise ValueError(f"{path}: each step is {{'name': ..., one of {', '.join(KINDS)}: {{settings}}}}, not {data!r}")
     (kind,) = set(data) & set(KINDS)
     unknown = set(data) - {"name", kind}
     if unknown:
@@ -92,9 +98,10 @@ def _step(data: object, path: Path) -> Step:
 
 
 def finished_with(folder: Path, settings: Settings) -> bool:
-    """Whether `folder` holds a finished checkpoint made with exactly these settings."""
+    """Whether `folder` holds a finished checkpoint (or collection) made with exactly these settings."""
+    config_file = COLLECTION_FILE if isinstance(settings, CollectionSpec) else "config.json"
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / config_file).read_text(encoding="utf-8"))
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False

@@ -453,4 +453,14 @@ class EnsembleSpec(Settings):
     )
 
 
+@dataclass
+class CollectionSpec(Settings):
+    """One checkpoint per task kept together (the papers' one model per bAbI task)."""
+
+    members: dict[str, str] = setting({}, "task -> its checkpoint directory (in a recipe: the step that trains it)")
+    description: str = setting("", "one line that says what the collection is")
+    paper: str = setting("dmn", "the paper column its table is compared with", choices=("dmn", "dmn+ 10k"))
+    notes: dict[str, str] = setting({}, "task -> a word for its row of the table")
+
+
 SETTINGS_KEY = "settings"  # where a checkpoint's config.json records the settings it was made with

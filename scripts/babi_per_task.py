@@ -11,9 +11,10 @@ again with the next seed, up to N runs, and the run with the best validation acc
 task's test accuracy (the DMN+ authors kept the best of 10 runs by validation on the hard tasks);
 the test set never chooses. The table gives each task's chosen test accuracy beside the paper's
 (the DMN's 1k table; the DMN+ paper's 10k one for --size 10k --no-gate-supervision), its runs and
-their total training time. With --collect DIR the chosen runs are written as one collection, which
-`python -m dmn eval --checkpoint DIR` measures again. A run whose folder already holds a finished model is not
-trained again, so an interrupted table resumes.
+their total training time. With --collect DIR the chosen runs are written as a recipe (--recipe,
+default configs/NAME.json: each task's chosen run, then the collection) and the recipe is run, which
+writes the collection; `python -m dmn eval --checkpoint DIR` measures it again. A run whose folder
+already holds a finished model is not trained again, so an interrupted table resumes.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmn.checkpoint import save_collection  # noqa: E402
+from dmn import cli  # noqa: E402
 from dmn.evaluate import PASS_THRESHOLD, summary  # noqa: E402
+from dmn.settings import SETTINGS_KEY  # noqa: E402
 from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
 
 
@@ -43,6 +45,24 @@ def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     return json.loads(metrics_file.read_text())
 
 
+def write_recipe(path: Path, collection: Path, chosen: dict[str, Path], work_dir: Path, config: dict) -> None:
+    """The recipe of a collection: a training step per task, named by its chosen run's folder under
+    `work_dir`, with that run's settings; then the collection of them."""
+    steps = {task: str(run.relative_to(work_dir)) for task, run in chosen.items()}
+    recipe = {
+        "checkpoint": str(collection),
+        "about": f"{config['description']}: the run each task chose on validation ({config['command']})",
+        "steps": [
+            *({"name": steps[task], "train": json.loads((run / "config.json").read_text())[SETTINGS_KEY]}
+              for task, run in chosen.items()),
+            {"name": collection.name, "collection": {"members": steps, "description": config["description"],
+                                                    "paper": config["paper"], "notes": config["notes"]}},
+        ],
+    }  # fmt: skip
+    path.write_text(json.dumps(recipe, indent=2) + "\n")
+    print(f"recipe written to {path}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(map(str, BABI_TASK_NAMES)))
@@ -55,6 +75,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="at most this many runs of a task below 95%% validation")
     parser.add_argument("--collect", metavar="DIR", help="also write the chosen run of each task as one collection")
     parser.add_argument("--description", default="", help="the collection's one line")
+    parser.add_argument(
+        "--recipe",
+        metavar="FILE",
+        help="with --collect: where the recipe of the collection goes, the chosen run of each task and the "
+        "collection (default configs/NAME.json); `python -m dmn train --config FILE` then remakes it",
+    )
     parser.add_argument("extra", nargs="*", help="more arguments for `python -m dmn train` (after --)")
     args = parser.parse_args()
     paper_column = "dmn+ 10k" if args.size == "10k" and args.no_gate_supervision else "dmn"
@@ -91,8 +117,10 @@ def main() -> None:
     if args.collect:
         command = "python scripts/babi_per_task.py " + shlex.join(sys.argv[1:])
         config = {"description": args.description, "paper": paper_column, "notes": notes, "command": command}
-        metrics = {"test_accuracy": accuracy, **result, "train_seconds": round(total, 1), "command": command}
-        print(f"collection written to {save_collection(args.collect, chosen, config, metrics)}", file=sys.stderr)
+        recipe = Path(args.recipe or f"configs/{Path(args.collect).name}.json")
+        work_dir = Path(args.out).parent
+        write_recipe(recipe, Path(args.collect), chosen, work_dir, config)
+        cli.main(["train", "--config", str(recipe), "--work-dir", str(work_dir), "--out", args.collect])
 
 
 if __name__ == "__main__":

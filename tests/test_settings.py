@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dmn.checkpoint import find_checkpoints
+from dmn.checkpoint import COLLECTION_FILE, find_checkpoints, is_collection
 from dmn.cli import build_parser, main
 from dmn.recipe import Recipe
 from dmn.settings import SETTINGS_KEY, EnsembleSpec, ModelSettings, RunSpec, TrainConfig
@@ -59,12 +59,14 @@ def test_every_setting_is_checked_against_its_bounds_named_by_flag_or_by_label()
 
 def test_every_shipped_checkpoint_has_a_recipe_whose_last_step_is_its_settings():
     shipped = {info.path.name for info in find_checkpoints(REPO / "checkpoints")}
+    shipped |= {path.name for path in (REPO / "checkpoints").iterdir() if is_collection(path)}
     recipes = {path.stem for path in (REPO / "configs").glob("*.json")}
     assert shipped and shipped <= recipes
     for name in shipped:
         recipe = Recipe.load(REPO / "configs" / f"{name}.json")
         assert recipe.checkpoint == f"checkpoints/{name}"
-        config = json.loads((REPO / "checkpoints" / name / "config.json").read_text())
+        folder = REPO / "checkpoints" / name
+        config = json.loads((folder / (COLLECTION_FILE if is_collection(folder) else "config.json")).read_text())
         final = recipe.resolved(recipe.steps[-1], recipe.folders("runs"))
         assert final.to_dict() == config[SETTINGS_KEY]
         if isinstance(final, RunSpec):  # the command it was trained with gives the same settings
@@ -104,3 +106,27 @@ def test_a_recipe_trains_its_steps_in_order_and_goes_on_where_it_stopped(data_di
     bad.write_text(json.dumps({"steps": [{"name": "x", "train": {"task": "babi:1", "hiden": 3}}]}))
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert "unknown RunSpec settings: hiden" in capsys.readouterr().err
+
+
+def test_a_collection_recipe_keeps_one_model_per_task_that_eval_measures_alike(data_dir, tmp_path):
+    tiny = {"limit": 30, "model": {"hidden": 8}, "train": {"epochs": 1}}
+    recipe = {
+        "checkpoint": "checkpoints/per-task",
+        "steps": [
+            {"name": "one", "train": {"task": "babi:1", **tiny}},
+            {"name": "six", "train": {"task": "babi:6", **tiny}},
+            {"name": "per-task", "collection": {"members": {"babi:1": "one", "babi:6": "six"}, "description": "two"}},
+        ],
+    }
+    path, out = tmp_path / "per-task.json", tmp_path / "per-task"
+    path.write_text(json.dumps(recipe))
+    args = ["--work-dir", str(tmp_path / "work"), "--out", str(out), "--data-dir", str(data_dir)]
+    assert main(["train", "--config", str(path), *args]) == 0
+    written = json.loads((out / COLLECTION_FILE).read_text())
+    assert written["members"] == {"babi:1": "babi1", "babi:6": "babi6"} and written["description"] == "two"
+    assert written[SETTINGS_KEY]["members"] == {"babi:1": str(tmp_path / "work" / "one"),
+                                                "babi:6": str(tmp_path / "work" / "six")}  # fmt: skip
+    assert main(["eval", "--checkpoint", str(out), "--json", str(tmp_path / "eval.json"), "--data-dir",
+                 str(data_dir)]) == 0  # fmt: skip
+    measured = json.loads((tmp_path / "eval.json").read_text())
+    assert measured["test_accuracy"] == json.loads((out / "metrics.json").read_text())["test_accuracy"]
