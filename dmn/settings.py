@@ -161,7 +161,7 @@ class Settings:
         for f, kind, _ in cls._fields():
             if isinstance(kind, type) and issubclass(kind, Settings):
                 values[f.name] = kind.from_arguments(args, values.get(f.name)).to_dict()
-            elif getattr(args, f.name, None) is not None or (hasattr(args, f.name) and kind is not list):
+            elif hasattr(args, f.name):  # given (flags left out leave no attribute)
                 given = getattr(args, f.name)
                 values[f.name] = dict(given) if kind is dict else (None if f.metadata["zero"] and given == 0 else given)
         return cls.from_dict(values)
