@@ -1,7 +1,8 @@
 """The paper's bAbI setup: one gate-supervised DMN per task on 1k examples, then a table.
 
     python scripts/babi_per_task.py [--tasks 1,2,...] [--out runs/per-task] [--variant dmn] [--seeds N]
-                                    [--size 1k|10k] [--no-gate-supervision] [--collect DIR] [-- extra train args]
+                                    [--size 1k|10k] [--no-gate-supervision] [--also DIR] [--collect DIR]
+                                    [-- extra train args]
 
 (--size 10k --no-gate-supervision --variant dmn+ is the DMN+ paper's setting.)
 
@@ -45,6 +46,16 @@ def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     return json.loads(metrics_file.read_text())
 
 
+def finished_runs(folders: list[str], task: int) -> list[Path]:
+    """The finished runs of a task in these per-task folders (FOLDER/qaN/seedS)."""
+
+    def finished(run: Path) -> bool:
+        metrics = run / "metrics.json"
+        return metrics.exists() and json.loads(metrics.read_text()).get("status") != "training"
+
+    return [run for folder in folders for run in sorted((Path(folder) / f"qa{task}").glob("seed*")) if finished(run)]
+
+
 def write_recipe(path: Path, collection: Path, chosen: dict[str, Path], work_dir: Path, config: dict) -> None:
     """The recipe of a collection: a training step per task, named by its chosen run's folder under
     `work_dir`, with that run's settings; then the collection of them."""
@@ -73,6 +84,14 @@ def main() -> None:
         "--no-gate-supervision", action="store_true", help="train without the supporting facts (the DMN+ setting)"
     )
     parser.add_argument("--seeds", type=int, default=1, help="at most this many runs of a task below 95%% validation")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="finished runs of the task in DIR/qaN/ (e.g. of another hidden size, beside --out) are candidates "
+        "too: of all, the one with the best validation accuracy is chosen; may be given several times",
+    )
     parser.add_argument("--collect", metavar="DIR", help="also write the chosen run of each task as one collection")
     parser.add_argument("--description", default="", help="the collection's one line")
     parser.add_argument(
@@ -93,6 +112,7 @@ def main() -> None:
             runs.append((train(task, seed, out, args), out))
             if max(m["validation_accuracy"] for m, _ in runs) >= PASS_THRESHOLD:
                 break
+        runs += [(json.loads((out / "metrics.json").read_text()), out) for out in finished_runs(args.also, task)]
         best, chosen[f"babi:{task}"] = max(runs, key=lambda run: run[0]["validation_accuracy"])
         seconds = sum(m["train_seconds"] for m, _ in runs)
         questions = best["data"]["train_examples"] + best["data"]["validation_examples"]
