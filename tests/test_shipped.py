@@ -58,4 +58,4 @@ def test_a_shipped_collection_has_one_small_model_per_task_that_its_metrics_meas
         assert ckpt.config["task"] == task and ckpt.metrics["command"].startswith("python -m dmn train")
         measured |= accuracy_on_test_set(ckpt.model, ckpt.vocab, task, ckpt.config["size"], data_dir, "cpu")
     assert measured == pytest.approx(collection.metrics["test_accuracy"], abs=1e-9)
-    assert collection.metrics["command"].startswith("python scripts/babi_per_task.py")
+    assert collection.metrics["command"] == f"python -m dmn train --config configs/{path.name}.json"  # its recipe
