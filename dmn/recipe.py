@@ -8,9 +8,10 @@
 (or, for one model per task, a last step {"name": ..., "collection": {...CollectionSpec...}}).
 
 Every step writes to its own folder (`runs/NAME`), the last one to the recipe's checkpoint; a
-step's `init_from`, an ensemble's and a collection's `members` may name earlier steps. A step whose folder already
-holds a finished checkpoint made with the same settings is not run again, so a recipe that stops
-goes on where it stopped. A checkpoint's own config.json is a one-step recipe of its run.
+step's `init_from`, an ensemble's and a collection's `members` may name earlier steps. A step
+whose folder already holds a finished checkpoint made with the same settings is not run again, so
+a recipe that stops goes on where it stopped. A checkpoint's own config.json is a one-step recipe
+of its run.
 """
 
 from __future__ import annotations
