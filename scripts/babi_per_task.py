@@ -46,14 +46,11 @@ def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     return json.loads(metrics_file.read_text())
 
 
-def finished_runs(folders: list[str], task: int) -> list[Path]:
-    """The finished runs of a task in these per-task folders (FOLDER/qaN/seedS)."""
-
-    def finished(run: Path) -> bool:
-        metrics = run / "metrics.json"
-        return metrics.exists() and json.loads(metrics.read_text()).get("status") != "training"
-
-    return [run for folder in folders for run in sorted((Path(folder) / f"qa{task}").glob("seed*")) if finished(run)]
+def finished_runs(folders: list[str], task: int) -> list[tuple[dict, Path]]:
+    """(metrics, folder) of the finished runs of a task in these per-task folders (FOLDER/qaN/seedS)."""
+    runs = [run for folder in folders for run in sorted((Path(folder) / f"qa{task}").glob("seed*"))]
+    found = [(json.loads((run / "metrics.json").read_text()), run) for run in runs if (run / "metrics.json").exists()]
+    return [(metrics, run) for metrics, run in found if metrics.get("status") != "training"]
 
 
 def write_recipe(path: Path, collection: Path, chosen: dict[str, Path], work_dir: Path, config: dict) -> None:
@@ -112,7 +109,7 @@ def main() -> None:
             runs.append((train(task, seed, out, args), out))
             if max(m["validation_accuracy"] for m, _ in runs) >= PASS_THRESHOLD:
                 break
-        runs += [(json.loads((out / "metrics.json").read_text()), out) for out in finished_runs(args.also, task)]
+        runs += finished_runs(args.also, task)
         best, chosen[f"babi:{task}"] = max(runs, key=lambda run: run[0]["validation_accuracy"])
         seconds = sum(m["train_seconds"] for m, _ in runs)
         questions = best["data"]["train_examples"] + best["data"]["validation_examples"]

@@ -2,7 +2,7 @@
 its reader, download, fact unit, answer mode, vocabulary options, paper scores and answer
 translations. Everything else asks the registry (`family_of`, `load_task`, `DOWNLOADS`).
 
-Adding a task family: a module with a `FAMILY = TaskFamily(...)`, and its line in `FAMILIES`.
+Adding a task family: a module with a `FAMILY = TaskFamily(...)`, and its line in `_families`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ class Request:
     size: str  # bAbI: 1k or 10k
     data_dir: Path
     phrases: bool  # SST: also every labelled phrase (training only)
-    keep: Callable[[int], set[int] | None]  # of that many training sentences, those to read (None: all)
+    keep: Callable[[int], set[int]] | None  # of that many training sentences, those to read (None: all)
 
     def kept(self, examples: list[Example]) -> list[Example]:
         """The examples `keep` keeps, of one sentence each."""
+        if self.keep is None:
+            return examples
         keep = self.keep(len(examples))
-        return examples if keep is None else [ex for number, ex in enumerate(examples) if number in keep]
+        return [ex for number, ex in enumerate(examples) if number in keep]
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,12 @@ def load_task(
         raise ValueError("the held-out split needs the number of training sentences held out")
     source = "train" if split == HELD_OUT else split
 
-    def keep(total: int) -> set[int] | None:
-        if not hold_out or source != "train":
-            return None
+    def keep(total: int) -> set[int]:
         held = held_out_sentences(hold_out, total)
         return held if split == HELD_OUT else set(range(total)) - held
 
-    request = Request(task, source, size, resolve_data_dir(data_dir), phrases and split == "train", keep)
+    chosen = keep if hold_out and source == "train" else None
+    request = Request(task, source, size, resolve_data_dir(data_dir), phrases and split == "train", chosen)
     return family.read(request)
 
 

@@ -74,8 +74,10 @@ def parse_sst(
 def read(request: Request) -> list[Example]:
     path = request.data_dir / SST_DIR / SST_SPLITS[request.split]
     require(path, "the Stanford Sentiment Treebank (trainDevTestTrees_PTB: train.txt, dev.txt, test.txt)", "sst")
-    trees = sum(1 for line in read_lines(path) if line.strip())
-    return parse_sst(path, request.task.partition(":")[2], phrases=request.phrases, sentences=request.keep(trees))
+    sentences = None
+    if request.keep is not None:  # the numbers of the trees to read, of all the file's
+        sentences = request.keep(sum(1 for line in read_lines(path) if line.strip()))
+    return parse_sst(path, request.task.partition(":")[2], phrases=request.phrases, sentences=sentences)
 
 
 # --------------------------------------------------------------------------------------------
