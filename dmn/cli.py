@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shlex
 import signal
 import sys
@@ -29,8 +30,10 @@ from dmn.make_ensemble import build_ensemble
 from dmn.predict import InputError, Predictor
 from dmn.recipe import Recipe, finished_with
 from dmn.settings import SETTINGS_KEY, CollectionSpec, EnsembleSpec, RunSpec
-from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task
+from dmn.tasks import DOWNLOADS, HELD_OUT, family_of, load_task, rephrased
 from dmn.train import TrainingRun, validation_set
+
+REPHRASE_SEED = 0  # eval --rephrase: one fixed draw, the same for every checkpoint it compares
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -85,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--gates",
         action="store_true",
         help="also how often each pass attends most to its supporting fact (bAbI), per task",
+    )
+    p.add_argument(
+        "--rephrase",
+        type=float,
+        default=0.0,
+        metavar="CHANCE",
+        help="bAbI: tell the stories more freely first, as `train --vary-phrasing` does (one fixed draw), "
+        "e.g. 1 to measure on validation how a model reads he, she and then where bAbI's task does not use them",
     )
     p.add_argument("--device", default="auto")
     _add_data_dir(p)
@@ -187,7 +198,7 @@ def _fit_until_interrupted(run: TrainingRun, out: str) -> dict:
 
 def cmd_eval_collection(args: argparse.Namespace) -> int:
     """eval of a collection (one checkpoint per task): each member on its own task's test set, one table."""
-    if args.split != "test" or args.task or args.unknown_words or args.gates:
+    if args.split != "test" or args.task or args.unknown_words or args.gates or args.rephrase:
         raise ValueError("a collection is evaluated on the test sets of its members' tasks only: leave out the options")
     device = pick_device(args.device)
     collection = load_collection(args.checkpoint)
@@ -221,6 +232,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{len(examples):,} training sentences held out of training (the paper's column is its test accuracy)")
     else:
         examples = load_task(task, "test", ckpt.config.get("size", "1k"), args.data_dir)
+    if args.rephrase:
+        examples = rephrased(examples, args.rephrase, random.Random(REPHRASE_SEED))
+        print(f"stories told more freely: each rewrite with chance {args.rephrase:g} (seed {REPHRASE_SEED})")
     accuracy = accuracy_by_task(ckpt.model, ckpt.vocab, examples, device)
     print(format_table(accuracy))
     if args.unknown_words:

@@ -99,11 +99,13 @@ def _step(data: object, path: Path) -> Step:
 
 
 def finished_with(folder: Path, settings: Settings) -> bool:
-    """Whether `folder` holds a finished checkpoint (or collection) made with exactly these settings."""
+    """Whether `folder` holds a finished checkpoint (or collection) made with exactly these settings
+    (a setting added since it was made counts as its default, as it was then)."""
     config_file = COLLECTION_FILE if isinstance(settings, CollectionSpec) else "config.json"
     try:
         config = json.loads((folder / config_file).read_text(encoding="utf-8"))
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        made_with = type(settings).from_dict(config.get(SETTINGS_KEY))
+    except (OSError, ValueError):  # JSONDecodeError is a ValueError
         return False
-    return config.get(SETTINGS_KEY) == settings.to_dict() and metrics.get("status") != "training"
+    return made_with == settings and metrics.get("status") != "training"

@@ -355,6 +355,13 @@ class TrainConfig(Settings):
         above=0,
         metavar="SHARE",
     )
+    vary_phrasing: float = setting(
+        0.0,
+        "bAbI: chance that each sentence that can be is told more freely at each step: he or she for the last "
+        "sentence's subject, then, afterwards, after that or following that before an action (e.g. 0.5)",
+        low=0,
+        high=1,
+    )
     balance_tasks: bool = setting(
         False, "repeat the questions of smaller tasks so that every task weighs about the same in an epoch"
     )

@@ -25,7 +25,7 @@ from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
 from dmn.kinds import WordKinds
 from dmn.model import DMN, DMNConfig, DMNOutput
 from dmn.settings import SETTINGS_KEY, RunSpec, TrainConfig
-from dmn.tasks import FAMILIES, family_of, load_task
+from dmn.tasks import FAMILIES, family_of, load_task, rephrased
 
 
 @dataclass
@@ -324,8 +324,11 @@ class Trainer:
         self.model.train()
         total_loss, seen = 0.0, 0
         n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
-        train = self.vocab.hide_words(self.train_examples, generator, rate=cfg.word_dropout,
-                                      rare_rate=cfg.rare_word_dropout)  # fmt: skip
+        train = self.train_examples
+        if cfg.vary_phrasing:  # drawn only then, so that runs without it see the batches they always did
+            rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
+            train = rephrased(train, cfg.vary_phrasing, rng)
+        train = self.vocab.hide_words(train, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout)
         bar = tqdm(
             batches(train, self.vocab, cfg.batch_size, generator=generator, **self.model.config.layout),
             total=n_batches,

@@ -86,6 +86,8 @@ def test_eval_prints_what_metrics_json_holds(trained, data_dir, tmp_path):
     assert printed["test_accuracy"] == metrics["test_accuracy"]
     assert f"{metrics['test_accuracy']['babi:1'] * 100:.1f}" in result.stdout
     assert "paper DMN" in result.stdout and "passed (>= 95%)" in result.stdout
+    told = run_cli("eval", "--checkpoint", str(out), "--data-dir", str(data_dir), "--device", "cpu", "--rephrase", "1")
+    assert told.returncode == 0 and "stories told more freely: each rewrite with chance 1" in told.stdout
     known = re.search(r"all words known .*\(([\d,]+)\)", result.stdout)  # task 1's few words: all seen in training
     assert known and known.group(1) == "1,000" and "with an unknown word" not in result.stdout
 
@@ -215,6 +217,8 @@ def test_repeat_task_and_tie_break_reach_the_training_settings(tmp_path, capsys,
     assert specs[0].train.val_split == "story"
     assert main([*args, "--val-split", "question"]) == 2 and specs[1].train.val_split == "question"
     assert specs[0].init_from == "runs/start"
+    assert main([*args, "--vary-phrasing", "0.5"]) == 2 and specs[2].train.vary_phrasing == 0.5
+    assert "--vary-phrasing 0.5" in " ".join(specs[2].arguments())
     for bad in ("babi:17", "babi:17=0", "=3"):
         with pytest.raises(SystemExit):
             main(["train", "--task", "babi:all", "--repeat-task", bad, "--out", str(tmp_path / "x")])

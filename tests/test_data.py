@@ -1,4 +1,5 @@
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -17,8 +18,8 @@ from dmn.data import (
     tokenize,
     word_signature,
 )
-from dmn.tasks import load_task
-from dmn.tasks.babi import BABI_TASK_NAMES, babi_file, load_babi, parse_babi, parse_task
+from dmn.tasks import load_task, rephrased
+from dmn.tasks.babi import BABI_TASK_NAMES, OPENERS, babi_file, load_babi, parse_babi, parse_task
 
 # -- the real files ---------------------------------------------------------------------------
 
@@ -210,6 +211,27 @@ def test_rare_word_dropout_hides_only_words_seen_once():
     assert 0.25 < share < 0.75
     plain = Vocab.build(examples, lowercase=False)
     assert plain.hide_words(examples, torch.Generator(), rare_rate=1.0)[0].context[1] == [UNK]
+
+
+def test_freer_phrasing_says_he_or_she_and_then_where_the_meaning_stays():
+    facts = ["mary went to the kitchen", "mary moved to the garden", "mary and john went to the office",
+             "lily is white", "lily is a swan", "antoine got the milk"]  # fmt: skip
+    ex = Example([f.split() for f in facts], "where is mary".split(), ["garden"], supporting=[1], task="babi:1")
+    told = rephrased([ex], 1.0, random.Random(0))[0]
+    openers = [" ".join(opener) for opener in OPENERS]
+    assert told.context[0] == facts[0].split()  # the first sentence is told as it was
+    opener, _, rest = " ".join(told.context[1]).rpartition(" she ")
+    assert opener in openers and rest == "moved to the garden"  # her again, and an opener before an action
+    assert told.context[2:5] == [f.split() for f in facts[2:4]] + ["she is a swan".split()]  # no "then" for states
+    assert " ".join(told.context[5]).rpartition(" antoine ")[0] in openers  # another subject keeps its name
+    assert (told.question, told.answer, told.supporting) == (ex.question, ex.answer, ex.supporting)
+    assert ex.context[1] == facts[1].split()  # the original is untouched
+    assert rephrased([ex], 0.0, random.Random(0)) == [ex]
+    timeless = replace(ex, task="babi:14")
+    review = Example([["a", "fine", "film"]], [], ["positive"], task="sst:binary")
+    assert rephrased([timeless, review], 1.0, random.Random(0)) == [timeless, review]  # told as they were
+    many = rephrased([ex] * 200, 0.5, random.Random(1))
+    assert 0.35 < sum(told.context[1][0] != "mary" for told in many) / 200 < 0.9  # each rewrite by chance
 
 
 def test_word_dropout_hides_any_word_where_none_is_rare():

@@ -34,8 +34,8 @@ def toy_examples(n: int) -> list[Example]:
     ]
 
 
-def make_trainer(epochs: int = 3, **settings) -> Trainer:
-    examples = toy_examples(40)
+def make_trainer(epochs: int = 3, examples: list[Example] | None = None, **settings) -> Trainer:
+    examples = examples or toy_examples(40)
     train, val = split_validation(examples, 0.1, seed=0)
     vocab = Vocab.build(examples)
     model = DMN(DMNConfig(len(vocab.words), len(vocab.answers), hidden=12, max_answer_len=2, **VARIANTS["dmn+"]))
@@ -246,6 +246,30 @@ def test_on_step_counts_the_batches_of_every_epoch():
 
     result = stopping.fit(on_step=on_step)
     assert seen == [1, 2] and result.cancelled and result.stop_reason == "enough"
+
+
+def test_vary_phrasing_trains_on_stories_told_anew_every_epoch(monkeypatch):
+    import dmn.train
+
+    told = []  # the first training story of each epoch, as batched
+    real_batches = dmn.train.batches
+
+    def recording(examples, *args, **kwargs):
+        told.append(" | ".join(" ".join(fact) for fact in examples[0].context))
+        return real_batches(examples, *args, **kwargs)
+
+    monkeypatch.setattr(dmn.train, "batches", recording)
+    stories = [  # toy stories as bAbI's, mary twice: a pronoun to use
+        dataclasses.replace(ex, task="babi:1", context=[ex.context[0], ["mary", *ex.context[1][1:]]])
+        for ex in toy_examples(40)
+    ]
+    trainer = make_trainer(epochs=6, examples=stories, vary_phrasing=1.0)
+    trainer.fit()
+    assert all(" she went to the " in story for story in told) and len(set(told)) > 1  # a new opener each epoch
+    assert trainer.train_examples[0].context[1][0] == "mary"  # the stories kept are the originals
+    told.clear()
+    make_trainer(epochs=1).fit()
+    assert "she" not in told[0]  # off by default
 
 
 def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_shape(tmp_path):

@@ -8,6 +8,7 @@ Adding a task family: a module with a `FAMILY = TaskFamily(...)`, and its line i
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class TaskFamily:
     lowercase: bool = True  # the vocabulary lower-cases words
     case_fallback: bool = False  # an unknown word is read as its lower-case form when that is known
     learns_kinds: bool = False  # reads new names, places and objects as known words of their kind (dmn/kinds)
+    rephrase: Callable[[Example, float, random.Random], Example] | None = None  # freer phrasing for training
     download: Download | None = None
     files: dict[str, str] = field(default_factory=dict)  # split -> its file in the download's folder
     phrases: bool = False  # can also train on every labelled phrase of its sentences (SST)
@@ -82,6 +84,16 @@ def family_of(task: str) -> TaskFamily:
     if family is None:
         raise ValueError(f"unknown task {task!r}: use {TASK_HELP}")
     return family
+
+
+def rephrased(examples: list[Example], chance: float, rng: random.Random) -> list[Example]:
+    """The examples with their family's freer phrasing (`TaskFamily.rephrase`), each rewrite taken
+    with probability `chance`; families without one keep their examples as they are."""
+    families = {ex.task: FAMILIES.get(ex.task.partition(":")[0]) for ex in examples}
+    return [
+        families[ex.task].rephrase(ex, chance, rng) if families[ex.task] and families[ex.task].rephrase else ex
+        for ex in examples
+    ]
 
 
 def paper_score(task: str) -> float | None:

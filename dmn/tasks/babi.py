@@ -4,8 +4,10 @@ per task. One example per question: the story's sentences so far are its facts."
 from __future__ import annotations
 
 import os
+import random
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from dmn.data import DataFormatError, DataNotFoundError, Example, read_lines, resolve_data_dir, tokenize
@@ -149,6 +151,40 @@ def parse_task(spec: str) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------
+# Freer phrasing, for training: what people type that bAbI's tasks do not mix
+
+# bAbI's people, by the pronoun tasks 11 and 13 use for them
+PRONOUNS = {
+    **dict.fromkeys(("mary", "sandra", "julie", "jessica", "emily", "lily", "winona", "gertrude"), "she"),
+    **dict.fromkeys(("john", "daniel", "fred", "bill", "jeff", "bernhard", "brian", "greg", "julius", "jason",
+                     "antoine", "sumit", "yann"), "he"),
+}  # fmt: skip
+OPENERS = (["then"], ["afterwards"], ["after", "that"], ["following", "that"])  # task 11's own
+STATES = {"is", "are"}  # "Lily is white." states, and takes no "then"
+TIMELESS = {"babi:14"}  # its sentences are not told in the order things happened
+
+
+def rephrase(example: Example, chance: float, rng: random.Random) -> Example:
+    """The example told as people tell it, each rewrite taken with probability `chance`: a
+    sentence whose subject is the last sentence's says he or she instead ("Mary went to the
+    kitchen. She went to the garden."), and an action after the first gets an opener of task 11
+    ("Then Mary went ..."). The facts keep their meaning and their places, so the answer and the
+    supporting facts stay as they were."""
+    if example.task in TIMELESS:
+        return example
+    context, last_subject = [], None
+    for fact in example.context:
+        subject = fact[0] if len(fact) > 2 and fact[1] != "and" and fact[0] in PRONOUNS else None
+        if subject is not None and subject == last_subject and rng.random() < chance:
+            fact = [PRONOUNS[subject], *fact[1:]]
+        if subject is not None and context and fact[1] not in STATES and rng.random() < chance:
+            fact = [*rng.choice(OPENERS), *fact]
+        context.append(fact)
+        last_subject = subject
+    return replace(example, context=context)
+
+
+# --------------------------------------------------------------------------------------------
 # The download
 
 BABI_URL = "https://dl.fbaipublicfiles.com/babi/tasks_1-20_v1-2.tar.gz"
@@ -198,7 +234,7 @@ def read(request: Request) -> list[Example]:
 FAMILY = TaskFamily(
     name="babi", title="bAbI", tasks="babi:N, babi:N,M,..., babi:all",
     read=read, fact_unit="sentence", answer_mode="sequence",
-    learns_kinds=True,
+    learns_kinds=True, rephrase=rephrase,
     download=Download("babi", download_babi, "bAbI v1.2", "16 MB", Path("babi") / "en"),
     paper={f"babi:{task}": score for task, score in PAPER_DMN_BABI.items()},
 )  # fmt: skip
