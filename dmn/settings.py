@@ -358,7 +358,8 @@ class TrainConfig(Settings):
     vary_phrasing: float = setting(
         0.0,
         "bAbI: chance that each sentence that can be is told more freely at each step: he or she for the last "
-        "sentence's subject, then, afterwards, after that or following that before an action (e.g. 0.5)",
+        "sentence's subject, then, afterwards, after that or following that before an action, a relation the "
+        "other way round (the kitchen is south of the office) (e.g. 0.5)",
         low=0,
         high=1,
     )

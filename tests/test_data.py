@@ -19,7 +19,15 @@ from dmn.data import (
     word_signature,
 )
 from dmn.tasks import load_task, rephrased
-from dmn.tasks.babi import BABI_TASK_NAMES, OPENERS, babi_file, load_babi, parse_babi, parse_task
+from dmn.tasks.babi import (
+    BABI_TASK_NAMES,
+    OPENERS,
+    babi_file,
+    load_babi,
+    parse_babi,
+    parse_task,
+    told_the_other_way,
+)
 
 # -- the real files ---------------------------------------------------------------------------
 
@@ -232,6 +240,31 @@ def test_freer_phrasing_says_he_or_she_and_then_where_the_meaning_stays():
     assert rephrased([timeless, review], 1.0, random.Random(0)) == [timeless, review]  # told as they were
     many = rephrased([ex] * 200, 0.5, random.Random(1))
     assert 0.35 < sum(told.context[1][0] != "mary" for told in many) / 200 < 0.9  # each rewrite by chance
+
+
+@pytest.mark.parametrize(
+    "fact, other_way",
+    [
+        ("the office is north of the kitchen", "the kitchen is south of the office"),
+        ("the garden is west of the hallway", "the hallway is east of the garden"),
+        ("the red square is to the left of the triangle", "the triangle is to the right of the red square"),
+        ("the triangle is above the pink rectangle", "the pink rectangle is below the triangle"),
+        ("the box of chocolates fits inside the suitcase", "the suitcase is bigger than the box of chocolates"),
+        ("the chest is bigger than the box", "the box fits inside the chest"),
+        ("mary went to the kitchen", None),
+        ("the kitchen is north", None),
+    ],
+)
+def test_a_relation_told_the_other_way_round_says_the_same(fact, other_way):
+    told = told_the_other_way(fact.split())
+    assert told == (other_way.split() if other_way else None)
+    if told:
+        assert told_the_other_way(told) == fact.split()
+
+
+def test_every_relation_of_the_relation_tasks_can_be_told_the_other_way(data_dir):
+    facts = [fact for ex in load_task("babi:4,17,18,19", "train", "1k", data_dir) for fact in ex.context]
+    assert all(told_the_other_way(fact) for fact in facts)
 
 
 def test_word_dropout_hides_any_word_where_none_is_rare():

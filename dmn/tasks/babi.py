@@ -162,18 +162,45 @@ PRONOUNS = {
 OPENERS = (["then"], ["afterwards"], ["after", "that"], ["following", "that"])  # task 11's own
 STATES = {"is", "are"}  # "Lily is white." states, and takes no "then"
 TIMELESS = {"babi:14"}  # its sentences are not told in the order things happened
+_CONVERSES = [  # "the A <relation> the B" says what "the B <converse> the A" does
+    (("is", "north", "of"), ("is", "south", "of")),
+    (("is", "east", "of"), ("is", "west", "of")),
+    (("is", "above"), ("is", "below")),
+    (("is", "to", "the", "left", "of"), ("is", "to", "the", "right", "of")),
+    (("fits", "inside"), ("is", "bigger", "than")),
+]
+CONVERSES = dict(_CONVERSES) | {converse: relation for relation, converse in _CONVERSES}
+
+
+def told_the_other_way(fact: list[str]) -> list[str] | None:
+    """ "the office is north of the kitchen" -> "the kitchen is south of the office" (and so for
+    east, west, above, below, to the left or right of, fits inside and bigger than); None for a
+    fact not of that shape."""
+    if fact[:1] != ["the"]:
+        return None
+    for k in range(2, len(fact)):
+        for relation, converse in CONVERSES.items():
+            end = k + len(relation)
+            if tuple(fact[k:end]) == relation and fact[end : end + 1] == ["the"] and len(fact) > end + 1:
+                return ["the", *fact[end + 1 :], *converse, "the", *fact[1:k]]
+    return None
 
 
 def rephrase(example: Example, chance: float, rng: random.Random) -> Example:
     """The example told as people tell it, each rewrite taken with probability `chance`: a
     sentence whose subject is the last sentence's says he or she instead ("Mary went to the
-    kitchen. She went to the garden."), and an action after the first gets an opener of task 11
-    ("Then Mary went ..."). The facts keep their meaning and their places, so the answer and the
-    supporting facts stay as they were."""
-    if example.task in TIMELESS:
-        return example
+    kitchen. She went to the garden."), an action after the first gets an opener of task 11
+    ("Then Mary went ..."), and a relation may be told the other way round ("The kitchen is south
+    of the office.", `told_the_other_way`). The facts keep their meaning and their places, so the
+    answer and the supporting facts stay as they were."""
     context, last_subject = [], None
     for fact in example.context:
+        other_way = told_the_other_way(fact)
+        if other_way is not None and rng.random() < chance:
+            fact = other_way
+        if example.task in TIMELESS:
+            context.append(fact)
+            continue
         subject = fact[0] if len(fact) > 2 and fact[1] != "and" and fact[0] in PRONOUNS else None
         if subject is not None and subject == last_subject and rng.random() < chance:
             fact = [PRONOUNS[subject], *fact[1:]]
