@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="CHANCE",
         help="bAbI: tell the stories more freely first, as `train --vary-phrasing` does (one fixed draw), "
-        "e.g. 1 to measure on validation how a model reads he, she and then where bAbI's task does not use them",
+        "e.g. 1 to measure on validation how a model reads pronouns, openers and relations told the other way "
+        "round where bAbI's own tasks do not use them",
     )
     p.add_argument("--device", default="auto")
     _add_data_dir(p)

@@ -16,7 +16,7 @@ from dmn.model import DMN, DMNConfig
 from dmn.predict import Predictor
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "babi-joint"
-TYPED_ACCURACY = 0.90  # the shipped model on the typed stories (115 of 127 when measured; README)
+TYPED_ACCURACY = 0.95  # the shipped model on the typed stories (122 of 127 when measured; README)
 
 
 def story(*sentences: str, question: str, answer: str) -> Example:
