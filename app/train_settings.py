@@ -49,6 +49,7 @@ class TrainSettings:
     positional: bool = MODEL.positional_encoding  # DMN+: weigh a fact's words by position (False: their plain sum)
     balance_tasks: bool = TRAIN.balance_tasks
     tie_break_loss: bool = TRAIN.tie_break_loss
+    vary_phrasing: float = TRAIN.vary_phrasing  # bAbI tasks: tell the training stories more freely
 
 
 def bounds(name: str) -> tuple[float | None, float | None]:
@@ -111,6 +112,8 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         s.tasks = sorted(set(tasks))
     elif s.dataset == "file" and not s.file:
         raise TrainError("Upload a text file in bAbI format first.")
+    if s.dataset != "babi":
+        s.vary_phrasing = 0.0  # its rewrites know bAbI's own words
     task = DATASETS[s.dataset].task
     if task is None:
         s.phrases = s.glove = s.spelling = False  # word vectors, phrases, spelling are for the sentence tasks
@@ -139,6 +142,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
     t = spec.train
     s.epochs, s.batch_size, s.lr, s.gate_supervision, s.seed = t.epochs, t.batch_size, t.lr, t.gate_supervision, t.seed
     s.patience, s.lr_decay, s.weight_average, s.limit = t.patience, t.lr_decay, t.weight_average, spec.limit
+    s.vary_phrasing = t.vary_phrasing
     return s
 
 
@@ -171,6 +175,7 @@ def spec_of(s: TrainSettings, task: str, size: str, limit: int | None, descripti
             weight_average=s.weight_average,
             balance_tasks=s.balance_tasks,
             tie_break_loss=s.tie_break_loss,
+            vary_phrasing=s.vary_phrasing,
             rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )

@@ -147,6 +147,7 @@ def start(
     positional: bool = DEFAULTS.positional,
     balance_tasks: bool = DEFAULTS.balance_tasks,
     tie_break_loss: bool = DEFAULTS.tie_break_loss,
+    vary_phrasing: float = DEFAULTS.vary_phrasing,
 ) -> dict:
     """Start a training run in the background; returns its status with "started", "token" and "error".
 
@@ -177,6 +178,7 @@ def start(
         positional=positional,
         balance_tasks=balance_tasks,
         tie_break_loss=tie_break_loss,
+        vary_phrasing=vary_phrasing,
     )
     try:
         job = jobs.JOBS.start(settings)
@@ -409,13 +411,17 @@ def download_checkpoint(checkpoint: str | None) -> Any:
 Parts = dict[str, Any]  # the tab's components by name
 START_INPUTS = ("dataset", "tasks", "size", "own_file", "variant", "passes", "hidden", "epochs", "batch_size", "lr",
                 "gate", "seed", "limit", "name", "patience", "phrases", "glove", "spelling", "dropout", "lr_decay",
-                "weight_average", "positional", "balance_tasks", "tie_break_loss")  # fmt: skip  # `start`'s arguments
+                "weight_average", "positional", "balance_tasks", "tie_break_loss",
+                "vary_phrasing")  # fmt: skip  # `start`'s arguments
 MORE_NUMBERS = {  # the "More settings" numbers: (label, info); values and bounds are the settings'
     "dropout": ("Dropout", "Share of the facts' and the answer's units zeroed at each training step."),
     "lr_decay": ("Learning-rate decay", "The learning rate is multiplied by this after each epoch without a better "
                  "validation score (1: constant)."),
     "weight_average": ("Weight average (0: off)", "Validate and keep a moving average of the weights, with this "
                        "decay per step (e.g. 0.999)."),
+    "vary_phrasing": ("Freer phrasing (bAbI tasks)", "Chance that each sentence that can be is told anew at each "
+                      "step: he or she for a repeated subject, 'then' before an action, a relation the other way "
+                      "round. 0.5 taught the shipped model the stories people type."),
 }  # fmt: skip
 MORE_CHECKBOXES = {  # the "More settings" checkboxes: (label, info)
     "positional": ("Weigh a fact's words by their position (DMN+)", "DMN+'s positional encoding. Untick it to sum "
@@ -428,7 +434,8 @@ MORE_CHECKBOXES = {  # the "More settings" checkboxes: (label, info)
                        "validation sets)."),
 }  # fmt: skip
 ELEM_IDS = {"lr_decay": "train-lr-decay", "weight_average": "train-weight-average", "balance_tasks": "train-balance",
-            "tie_break_loss": "train-tie-break"}  # fmt: skip  # the rest: train-<name>
+            "tie_break_loss": "train-tie-break",
+            "vary_phrasing": "train-vary-phrasing"}  # fmt: skip  # the rest: train-<name>
 
 
 def _elem_id(name: str) -> str:
@@ -527,7 +534,8 @@ def _model_settings() -> Parts:
 
 
 def _more_settings() -> Parts:
-    """The "More settings" accordion: dropout, learning-rate decay, weight average and three switches."""
+    """The "More settings" accordion: dropout, learning-rate decay, weight average, freer phrasing and three
+    switches."""
     with gr.Accordion("More settings", open=False, elem_id="train-more"):
         with gr.Row():
             parts = {

@@ -110,7 +110,7 @@ TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
     batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
     glove=False, spelling=False, dropout=0.1, lr_decay=1.0, weight_average=0.0, positional=True,
-    balance_tasks=False, tie_break_loss=False,
+    balance_tasks=False, tie_break_loss=False, vary_phrasing=0.0,
 )  # fmt: skip
 
 
@@ -346,7 +346,8 @@ def command_settings(command: str) -> RunSpec:
     return RunSpec.from_arguments(args)
 
 
-def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
+def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path, data_dir):
+    monkeypatch.setenv("DMN_DATA_DIR", str(data_dir))  # on its own too, not only after a test that set it
     monkeypatch.setattr(train_settings, "glove_available", lambda: True)
     limits = Limits(max_train_examples=None)
     settings = TrainSettings(dataset="sst-fine", tasks=[], gate_supervision=1.0, phrases=True, glove=True,
@@ -403,9 +404,13 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path):
 
     babi = check_settings(TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
     assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
-    joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True), limits)
+    joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True, vary_phrasing=0.5), limits)
     command = train_command(spec_of(joint, task_spec(joint.tasks), joint.size, None))
     assert joint.balance_tasks and "--task babi:1,3" in command and "--balance-tasks" in command
+    assert "--vary-phrasing 0.5" in command  # bAbI's stories told more freely
+    assert check_settings(TrainSettings(dataset="sst-binary", vary_phrasing=0.5), limits).vary_phrasing == 0.0
+    with pytest.raises(TrainError, match="must be between 0 and 1"):
+        check_settings(TrainSettings(tasks=[1], vary_phrasing=2), limits)
 
     monkeypatch.setattr(train_settings, "glove_available", lambda: False)
     with pytest.raises(TrainError, match="requirements-train.txt"):
