@@ -3,6 +3,7 @@ per task. One example per question: the story's sentences so far are its facts."
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import warnings
@@ -178,11 +179,17 @@ def told_the_other_way(fact: list[str]) -> list[str] | None:
     fact not of that shape."""
     if fact[:1] != ["the"]:
         return None
+    other_way = _other_way(tuple(fact))  # the same few facts recur in every epoch's stories
+    return list(other_way) if other_way else None
+
+
+@functools.lru_cache(maxsize=2**16)
+def _other_way(fact: tuple[str, ...]) -> tuple[str, ...] | None:
     for k in range(2, len(fact)):
         for relation, converse in CONVERSES.items():
             end = k + len(relation)
-            if tuple(fact[k:end]) == relation and fact[end : end + 1] == ["the"] and len(fact) > end + 1:
-                return ["the", *fact[end + 1 :], *converse, "the", *fact[1:k]]
+            if fact[k:end] == relation and fact[end : end + 1] == ("the",) and len(fact) > end + 1:
+                return ("the", *fact[end + 1 :], *converse, "the", *fact[1:k])
     return None
 
 
