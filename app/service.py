@@ -165,9 +165,9 @@ class PredictorCache:
     @staticmethod
     def _stamp(path: Path) -> tuple[int, int]:
         try:
-            stat = (path / "model.safetensors").stat()
+            stat = (path / "config.json").stat()  # written with the weights, replaced with them
         except OSError:
-            raise CheckpointError(f"{path}: missing model.safetensors") from None
+            raise CheckpointError(f"{path}: missing config.json") from None
         return stat.st_ino, stat.st_mtime_ns
 
     def get(self, path: str | os.PathLike) -> Predictor:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app import service
 from app.limits import Limits, TrainError
-from dmn.checkpoint import CheckpointError, is_checkpoint_file, load_checkpoint
+from dmn.checkpoint import CheckpointError, checkpoint_files, is_checkpoint_file, load_checkpoint
 
 NAME_MAX = 64
 STAGING_PREFIXES = (".training-", ".upload-")
@@ -145,9 +145,11 @@ def zip_checkpoint(key: str, keep_seconds: float = 3600) -> Path:
     name = sanitize_name(info.name, "checkpoint")
     target = folder / f"{name}.zip"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(info.path.iterdir()):
-            if file.is_file() and is_checkpoint_file(file.name):
-                archive.write(file, f"{name}/{file.name}")
+        for file_name, content in checkpoint_files(info.path).items():
+            if isinstance(content, bytes):
+                archive.writestr(f"{name}/{file_name}", content)
+            else:
+                archive.write(content, f"{name}/{file_name}")
     return target
 
 

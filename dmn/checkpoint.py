@@ -1,8 +1,10 @@
 """Checkpoints: a directory of model.safetensors, config.json, vocab.json and metrics.json.
 
 An ensemble (`Ensemble`) keeps each member's weights in a file of its own (model.safetensors,
-model-2.safetensors, ...), named in config.json's "members"; one that answers another task than
-its members also lists how their answers read as its own ("member_answers"). Weights are safetensors and
+model-2.safetensors, ...), named in config.json's "members"; a member whose weights are already a
+file of a sibling checkpoint names that file instead ("../sst-fine/model-2.safetensors", with its
+sha256), so two shipped ensembles of the same models keep one copy. One that answers another task
+than its members also lists how their answers read as its own ("member_answers"). Weights are safetensors and
 everything else is JSON, so loading never unpickles. A checkpoint is written into a temporary
 directory beside its destination and renamed into place, so a crash never leaves a half-written
 checkpoint.
@@ -10,19 +12,20 @@ checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from dmn.data import Vocab
 from dmn.ensemble import Ensemble
@@ -32,6 +35,7 @@ from dmn.model import DMN, DMNConfig
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
 OPTIONAL_FILES = (KINDS_FILE,)  # a bAbI model's word kinds, for reading new names, places and objects
 MEMBER_WEIGHTS = re.compile(r"model(-[0-9]+)?\.safetensors")  # the only weight file names a checkpoint may name
+SHARED_WEIGHTS = re.compile(r"\.\./[A-Za-z0-9][A-Za-z0-9_.-]*/model(-[0-9]+)?\.safetensors")  # a sibling's member
 
 
 def is_checkpoint_file(name: str) -> bool:
@@ -73,7 +77,7 @@ def find_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
         if not folder.is_dir():
             continue
         for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if not (path / "model.safetensors").exists():
+            if not (path / "config.json").exists():
                 continue
             try:
                 config = _read_json(path / "config.json")
@@ -101,26 +105,89 @@ def save_checkpoint(
     config: dict,
     metrics: dict,
     kinds: WordKinds | None = None,
+    share_with: Sequence[str | os.PathLike] = (),
 ) -> Path:
     """Write the checkpoint directory atomically (temporary directory, then rename). For an
-    ensemble, config["members"] holds one dict per member, to which its weight file is added.
-    `kinds` (bAbI) is written as kinds.json."""
+    ensemble, config["members"] holds one dict per member, to which its weight file is added; a
+    member whose weights are byte for byte a weight file of one of the `share_with` checkpoints
+    that sit beside `path` names that file and its sha256 instead of a copy of its own. `kinds`
+    (bAbI) is written as kinds.json."""
     path = Path(path)
     members = list(model.members) if isinstance(model, Ensemble) else [model]
-    weights = [FILES[0] if i == 0 else f"model-{i + 1}.safetensors" for i in range(len(members))]
+    if share_with and not isinstance(model, Ensemble):
+        raise ValueError("only an ensemble's members can share weight files with another checkpoint")
+    shared = _sibling_weights(path, share_with)  # sha256 -> "../name/model-N.safetensors"
+    blobs = [save({k: v.detach().cpu().contiguous() for k, v in member.state_dict().items()}) for member in members]
+    entries = []
+    for i, blob in enumerate(blobs):
+        digest = hashlib.sha256(blob).hexdigest()
+        own = FILES[0] if i == 0 else f"model-{i + 1}.safetensors"
+        entries.append({"weights": shared[digest], "sha256": digest} if digest in shared else {"weights": own})
     full_config = {**config, "model": model.config.to_dict()}
     if isinstance(model, Ensemble):
         if len(config.get("members", [])) != len(members):
             raise ValueError("an ensemble's config needs one entry in 'members' per member")
-        described = zip(config["members"], weights, strict=True)
-        full_config["members"] = [{**info, "weights": name} for info, name in described]
+        full_config["members"] = [{**info, **entry} for info, entry in zip(config["members"], entries, strict=True)]
     with _written_atomically(path) as tmp:
-        for name, member in zip(weights, members, strict=True):
-            save_file({k: v.detach().cpu().contiguous() for k, v in member.state_dict().items()}, tmp / name)
+        for entry, blob in zip(entries, blobs, strict=True):
+            if "sha256" not in entry:
+                (tmp / entry["weights"]).write_bytes(blob)
         _write_json(tmp, {"config.json": full_config, "vocab.json": vocab.to_json(), "metrics.json": metrics})
         if kinds is not None:
             (tmp / KINDS_FILE).write_text(kinds.dumps(), encoding="utf-8")
     return path
+
+
+def _sibling_weights(path: Path, checkpoints: Sequence[str | os.PathLike]) -> dict[str, str]:
+    """sha256 -> "../name/file" for every weight file of those checkpoints that sit beside `path`
+    (others, or ones not there, share nothing: the members are written in full)."""
+    found = {}
+    for other in map(Path, checkpoints):
+        if other.resolve().parent != path.resolve().parent or other.name == path.name or not other.is_dir():
+            continue
+        for file in sorted(other.iterdir()):
+            if MEMBER_WEIGHTS.fullmatch(file.name):
+                found.setdefault(_sha256(file), f"../{other.name}/{file.name}")
+    return found
+
+
+def _sha256(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def checkpoint_files(path: str | os.PathLike) -> dict[str, Path | bytes]:
+    """What a copy of this checkpoint on its own holds: file name -> the file to copy, or bytes. A
+    member shared with a sibling checkpoint gets its own model-N.safetensors and config.json names it."""
+    path = Path(path)
+    files: dict[str, Path | bytes] = {
+        file.name: file for file in sorted(path.iterdir()) if file.is_file() and is_checkpoint_file(file.name)
+    }
+    config = _read_json(path / "config.json")
+    members = config.get("members")
+    if not isinstance(members, list) or not any(isinstance(m, dict) and "sha256" in m for m in members):
+        return files
+    own = []
+    for i, member in enumerate(members):
+        if isinstance(member, dict) and "sha256" in member:
+            name = FILES[0] if i == 0 else f"model-{i + 1}.safetensors"
+            files[name] = _shared_file(path, member)
+            member = {k: v for k, v in member.items() if k != "sha256"} | {"weights": name}
+        own.append(member)
+    files["config.json"] = (json.dumps({**config, "members": own}, indent=2) + "\n").encode("utf-8")
+    return files
+
+
+def _shared_file(path: Path, member: dict) -> Path:
+    """The sibling's weight file a member names, checked against its sha256 (CheckpointError if changed)."""
+    name = member.get("weights")
+    if not isinstance(name, str) or not SHARED_WEIGHTS.fullmatch(name):
+        raise CheckpointError(f"{path}: a shared member must name ../checkpoint/model[-N].safetensors, not {name!r}")
+    file = path / name
+    if not file.is_file():
+        raise CheckpointError(f"{path}: missing {name} (this ensemble shares that checkpoint's weights)")
+    if _sha256(file) != member["sha256"]:
+        raise CheckpointError(f"{path}: {name} has changed since this ensemble was made (its sha256 differs)")
+    return file
 
 
 @contextmanager
@@ -197,9 +264,11 @@ def save_collection(path: str | os.PathLike, sources: dict[str, Path], config: d
         for task, source in sources.items():
             name = task.replace(":", "")  # babi:3 -> babi3
             (tmp / name).mkdir()
-            for file in Path(source).iterdir():
-                if file.is_file() and is_checkpoint_file(file.name):
-                    shutil.copy2(file, tmp / name / file.name)
+            for file_name, content in checkpoint_files(source).items():
+                if isinstance(content, bytes):
+                    (tmp / name / file_name).write_bytes(content)
+                else:
+                    shutil.copy2(content, tmp / name / file_name)
             members[task] = name
         _write_json(tmp, {COLLECTION_FILE: {**config, "members": members}, "metrics.json": metrics})
     return path
@@ -237,10 +306,10 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         model = _load_weights(path / FILES[0], model_config)
     else:
         listed = members if isinstance(members, list) else []
-        names = [m.get("weights") if isinstance(m, dict) else None for m in listed]
-        if not names or not all(isinstance(n, str) and MEMBER_WEIGHTS.fullmatch(n) for n in names):
+        if not listed or not all(isinstance(m, dict) and _names_weights(m) for m in listed):
             raise CheckpointError(f"{path}: config.json's members must each name a file model[-N].safetensors")
-        model = Ensemble([_load_weights(path / name, model_config) for name in names], answer_map)
+        files = [_shared_file(path, m) if "sha256" in m else path / m["weights"] for m in listed]
+        model = Ensemble([_load_weights(file, model_config) for file in files], answer_map)
     model.to(device).eval()
     kinds = None
     if (path / KINDS_FILE).exists():
@@ -249,6 +318,16 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{path}: {err}") from None
     return Checkpoint(model=model, vocab=vocab, config=config, metrics=metrics, path=path, kinds=kinds)
+
+
+def _names_weights(member: dict) -> bool:
+    """Whether an ensemble member names its own weight file, or a sibling's with its sha256."""
+    name = member.get("weights")
+    if not isinstance(name, str):
+        return False
+    if "sha256" in member:
+        return SHARED_WEIGHTS.fullmatch(name) is not None and isinstance(member["sha256"], str)
+    return MEMBER_WEIGHTS.fullmatch(name) is not None
 
 
 def _answer_map(config: dict, vocab: Vocab, path: Path) -> list[int | None] | None:

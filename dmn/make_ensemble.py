@@ -127,5 +127,5 @@ def build_ensemble(
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": command,
     }
-    save_checkpoint(out, model, vocab, config, metrics)
+    save_checkpoint(out, model, vocab, config, metrics, share_with=spec.share_weights_with)
     return metrics

@@ -40,7 +40,8 @@ def setting(
 ) -> Any:
     """A settings field. `label` names it on the Train tab (default: its flag); `low`/`high` are
     inclusive bounds, `above`/`below` exclusive ones; `zero` says what 0 means where 0 stands for
-    None (e.g. no early stopping); `flag` replaces the flag made from the name; `const` is the
+    None (e.g. no early stopping); `flag` replaces the flag made from the name; a list is given
+    as positional arguments, or with a `metavar` as a flag once per item; `const` is the
     value of a flag given without one; `must` replaces the bounds in the message of a value
     out of them ("a number of words")."""
     metadata = dict(help=help, label=label, choices=choices, low=low, high=high, above=above, below=below,
@@ -147,6 +148,8 @@ class Settings:
                 parser.add_argument(flag, action="store_false" if default else "store_true", **common)
             elif kind is dict:
                 parser.add_argument(flag, type=_task_repeat, action="append", metavar=meta["metavar"], **common)
+            elif kind is list and meta["metavar"]:  # a flag given once per item
+                parser.add_argument(flag, action="append", metavar=meta["metavar"], **common)
             elif kind is list:
                 parser.add_argument(f.name, nargs="+", help=help)
             else:
@@ -181,6 +184,8 @@ class Settings:
                 flags.append(flag)
             elif kind is dict:
                 flags += [part for task, times in value.items() for part in (flag, f"{task}={times}")]
+            elif kind is list and f.metadata["metavar"]:
+                flags += [part for item in value for part in (flag, item)]
             elif kind is list:
                 flags += value  # positional
             else:
@@ -458,6 +463,12 @@ class EnsembleSpec(Settings):
         low=0,
         must="a number of words",
         metavar="N",
+    )
+    share_weights_with: list[str] = setting(
+        [],
+        "a checkpoint beside --out whose weight files it names instead of copying them, where a member's "
+        "weights are the same file byte for byte (sst-fine's members are four of sst-binary's); once per checkpoint",
+        metavar="CHECKPOINT",
     )
 
 

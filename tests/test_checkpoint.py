@@ -43,7 +43,7 @@ def test_a_crash_while_saving_keeps_the_previous_checkpoint(saved, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint_module, "save_file", crash)
+    monkeypatch.setattr(checkpoint_module, "_write_json", crash)  # after the weights are written
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, vocab, {"task": "babi:9"}, {})
     assert load_checkpoint(path).config["task"] == "babi:1"
@@ -173,3 +173,56 @@ def test_a_missing_member_file_is_named(saved_ensemble):
     (path / "model-2.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing model-2.safetensors"):
         load_checkpoint(path)
+
+
+def test_an_ensemble_shares_the_weight_files_of_a_checkpoint_beside_it(saved_ensemble, tmp_path):
+    """sst-fine's members are four of sst-binary's: the second names the first's files, and a
+    copy made on its own (the zip download, a collection) holds them again."""
+    path, members, vocab = saved_ensemble
+    third = build(VARIANTS["dmn+"], seed=2)[0]
+    info = [{"checkpoint": "b"}, {"checkpoint": "c"}]
+    subset = Ensemble([members[1], third])
+    sharing = save_checkpoint(tmp_path / "subset", subset, vocab, {"task": "sst:binary", "members": info}, {},
+                              share_with=[path, tmp_path / "not-there"])  # fmt: skip
+    listed = json.loads((sharing / "config.json").read_text())["members"]
+    assert [m["weights"] for m in listed] == ["../ck/model-2.safetensors", "model-2.safetensors"]
+    assert sorted(p.name for p in sharing.iterdir()) == [
+        "config.json",
+        "metrics.json",
+        "model-2.safetensors",
+        "vocab.json",
+    ]
+    batch = make_batch(STORIES, vocab, 50)
+    assert torch.equal(load_checkpoint(sharing).model(batch).logits, subset.eval()(batch).logits)
+
+    alone = tmp_path / "elsewhere" / "alone"
+    alone.mkdir(parents=True)
+    for name, content in checkpoint_module.checkpoint_files(sharing).items():
+        (alone / name).write_bytes(content if isinstance(content, bytes) else content.read_bytes())
+    assert [m["weights"] for m in load_checkpoint(alone).config["members"]] == [
+        "model.safetensors",
+        "model-2.safetensors",
+    ]
+    assert torch.equal(load_checkpoint(alone).model(batch).logits, subset(batch).logits)
+
+    (path / "model-2.safetensors").write_bytes((path / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="model-2.safetensors has changed since this ensemble was made"):
+        load_checkpoint(sharing)
+    (path / "model-2.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="missing ../ck/model-2.safetensors"):
+        load_checkpoint(sharing)
+
+
+@pytest.mark.parametrize("weights", ["../../ck/model.safetensors", "../ck/model.pt", "/tmp/ck/model.safetensors"])
+def test_a_shared_member_names_only_a_sibling_checkpoints_weight_file(saved, weights):
+    path, _, _ = saved
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "members": [{"weights": weights, "sha256": "0" * 64}]}))
+    with pytest.raises(CheckpointError, match="must each name a file model"):
+        load_checkpoint(path)
+
+
+def test_only_an_ensemble_shares_weights(saved, tmp_path):
+    path, model, vocab = saved
+    with pytest.raises(ValueError, match="only an ensemble's members"):
+        save_checkpoint(tmp_path / "x", model, vocab, {"task": "babi:1"}, {}, share_with=[path])

@@ -604,6 +604,23 @@ def test_an_ensemble_zips_with_its_members_weights_and_installs_again(clean_user
     assert len(load_checkpoint(clean_user_dir / "mine-pos-2").model.members) == 2
 
 
+def test_a_shipped_ensemble_that_shares_weights_zips_with_copies_of_them(tmp_path):
+    """sst-fine names four of sst-binary's weight files: its zip holds them, and installs on its own."""
+    shared = [m["weights"] for m in json.loads((REPO / "checkpoints/sst-fine/config.json").read_text())["members"]]
+    assert all(name.startswith("../sst-binary/") for name in shared)
+    with zipfile.ZipFile(zip_checkpoint("sst-fine")) as archive:
+        weights = sorted(name for name in archive.namelist() if name.endswith(".safetensors"))
+        assert weights == [f"sst-fine/model{n}.safetensors" for n in ("-2", "-3", "-4", "")]
+        assert (
+            archive.read("sst-fine/model-2.safetensors")
+            == (REPO / "checkpoints/sst-binary/model-2.safetensors").read_bytes()
+        )
+        archive.extractall(tmp_path)
+    alone = load_checkpoint(tmp_path / "sst-fine")
+    assert [m["weights"] for m in alone.config["members"]][:2] == ["model.safetensors", "model-2.safetensors"]
+    assert len(alone.model.members) == 4
+
+
 # --------------------------------------------------------------------------------------------
 # Names and limits
 
