@@ -2,7 +2,7 @@
 
 An ensemble (`Ensemble`) keeps each member's weights in a file of its own (model.safetensors,
 model-2.safetensors, ...), named in config.json's "members"; a member whose weights are already a
-file of a sibling checkpoint names that file instead ("../sst-fine/model-2.safetensors", with its
+file of a sibling checkpoint names that file instead ("../sst-binary/model-2.safetensors", with its
 sha256), so two shipped ensembles of the same models keep one copy. One that answers another task
 than its members also lists how their answers read as its own ("member_answers"). Weights are safetensors and
 everything else is JSON, so loading never unpickles. A checkpoint is written into a temporary
@@ -121,7 +121,7 @@ def save_checkpoint(
     entries = []
     for i, blob in enumerate(blobs):
         digest = hashlib.sha256(blob).hexdigest()
-        own = FILES[0] if i == 0 else f"model-{i + 1}.safetensors"
+        own = _member_file(i)
         entries.append({"weights": shared[digest], "sha256": digest} if digest in shared else {"weights": own})
     full_config = {**config, "model": model.config.to_dict()}
     if isinstance(model, Ensemble):
@@ -136,6 +136,11 @@ def save_checkpoint(
         if kinds is not None:
             (tmp / KINDS_FILE).write_text(kinds.dumps(), encoding="utf-8")
     return path
+
+
+def _member_file(i: int) -> str:
+    """The weight file of an ensemble's i-th member (from 0): model.safetensors, model-2.safetensors, ..."""
+    return FILES[0] if i == 0 else f"model-{i + 1}.safetensors"
 
 
 def _sibling_weights(path: Path, checkpoints: Sequence[str | os.PathLike]) -> dict[str, str]:
@@ -169,7 +174,7 @@ def checkpoint_files(path: str | os.PathLike) -> dict[str, Path | bytes]:
     own = []
     for i, member in enumerate(members):
         if isinstance(member, dict) and "sha256" in member:
-            name = FILES[0] if i == 0 else f"model-{i + 1}.safetensors"
+            name = _member_file(i)
             files[name] = _shared_file(path, member)
             member = {k: v for k, v in member.items() if k != "sha256"} | {"weights": name}
         own.append(member)

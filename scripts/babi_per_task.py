@@ -36,9 +36,9 @@ from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
 
 
 def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
-    """Train (unless already done) and return the run's metrics."""
+    """Train (unless already done; a run that died is trained again) and return the run's metrics."""
     metrics_file = out / "metrics.json"
-    if not metrics_file.exists():
+    if not metrics_file.exists() or json.loads(metrics_file.read_text()).get("status") == "training":  # or it died
         command = [sys.executable, "-m", "dmn", "train", "--task", f"babi:{task}", "--size", args.size]
         command += ["--variant", args.variant, *([] if args.no_gate_supervision else ["--gate-supervision"])]
         command += ["--seed", str(seed), "--out", str(out), *args.extra]
