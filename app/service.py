@@ -159,16 +159,18 @@ class PredictorCache:
     def __init__(self, size: int = 4, device: str = "auto") -> None:
         self.size = size
         self.device = device
-        self._items: OrderedDict[Path, tuple[tuple[int, int], Predictor]] = OrderedDict()
+        self._items: OrderedDict[Path, tuple[tuple[tuple[int, int], ...], Predictor]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
-    def _stamp(path: Path) -> tuple[int, int]:
+    def _stamp(path: Path) -> tuple[tuple[int, int], ...]:
+        """(inode, mtime) of config.json and of model.safetensors where there is one (an ensemble
+        sharing a sibling's weights may have none): replacing either reloads the checkpoint."""
+        files = [path / "config.json", *([path / "model.safetensors"] if (path / "model.safetensors").exists() else [])]
         try:
-            stat = (path / "config.json").stat()  # written with the weights, replaced with them
+            return tuple((stat.st_ino, stat.st_mtime_ns) for stat in (file.stat() for file in files))
         except OSError:
             raise CheckpointError(f"{path}: missing config.json") from None
-        return stat.st_ino, stat.st_mtime_ns
 
     def get(self, path: str | os.PathLike) -> Predictor:
         """The predictor of this checkpoint directory, loaded once (CheckpointError if it cannot be)."""
