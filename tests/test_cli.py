@@ -282,6 +282,13 @@ def test_ensemble_writes_a_checkpoint_that_eval_measures_alike(trained, data_dir
     assert [m["checkpoint"] for m in config["members"]] == ["sst-0", "sst-1"]
     assert all(m["command"].startswith("python -m dmn train --task sst:binary") for m in config["members"])
     assert_eval_matches_metrics(out, "sst:binary", data_dir, tmp_path)
+    shared = tmp_path / "shared"  # the same members again, naming both's weight files instead of copies
+    args = [members[1], members[0], "--share-weights-with", str(out), "--out", str(shared), "--data-dir", str(data_dir)]
+    assert main(["ensemble", *args]) == 0
+    config = json.loads((shared / "config.json").read_text())
+    assert [m["weights"] for m in config["members"]] == ["../both/model-2.safetensors", "../both/model.safetensors"]
+    assert "--share-weights-with" in config["command"] and not list(shared.glob("*.safetensors"))
+    assert_eval_matches_metrics(shared, "sst:binary", data_dir, tmp_path)
     capsys.readouterr()
     reordered = tmp_path / "reordered"  # the second member with two of its words swapped: another vocabulary
     shutil.copytree(members[1], reordered)
