@@ -35,22 +35,29 @@ from dmn.settings import SETTINGS_KEY  # noqa: E402
 from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
 
 
+def finished_metrics(run: Path) -> dict | None:
+    """A run's metrics, or None while it has none or is still training (or died training)."""
+    file = run / "metrics.json"
+    metrics = json.loads(file.read_text()) if file.exists() else None
+    return None if metrics is None or metrics.get("status") == "training" else metrics
+
+
 def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     """Train (unless already done; a run that died is trained again) and return the run's metrics."""
-    metrics_file = out / "metrics.json"
-    if not metrics_file.exists() or json.loads(metrics_file.read_text()).get("status") == "training":  # or it died
+    metrics = finished_metrics(out)
+    if metrics is None:
         command = [sys.executable, "-m", "dmn", "train", "--task", f"babi:{task}", "--size", args.size]
         command += ["--variant", args.variant, *([] if args.no_gate_supervision else ["--gate-supervision"])]
         command += ["--seed", str(seed), "--out", str(out), *args.extra]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return json.loads(metrics_file.read_text())
+        metrics = json.loads((out / "metrics.json").read_text())
+    return metrics
 
 
 def finished_runs(folders: list[str], task: int) -> list[tuple[dict, Path]]:
     """(metrics, folder) of the finished runs of a task in these per-task folders (FOLDER/qaN/seedS)."""
     runs = [run for folder in folders for run in sorted((Path(folder) / f"qa{task}").glob("seed*"))]
-    found = [(json.loads((run / "metrics.json").read_text()), run) for run in runs if (run / "metrics.json").exists()]
-    return [(metrics, run) for metrics, run in found if metrics.get("status") != "training"]
+    return [(metrics, run) for run in runs if (metrics := finished_metrics(run)) is not None]
 
 
 def write_recipe(path: Path, collection: Path, chosen: dict[str, Path], work_dir: Path, config: dict) -> None:
