@@ -28,6 +28,15 @@ VARIANTS: dict[str, dict[str, str]] = {
         "memory_update": "relu",
     },
 }
+# What each setting of DMNConfig may be; the parts above, and more.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "fact_unit": ("sentence", "word"),
+    "answer_mode": ("sequence", "tags"),
+    "input_module": ("gru", "fusion"),
+    "gate": ("sigmoid", "softmax"),
+    "episode": ("gated_gru", "attention_gru", "softmax"),
+    "memory_update": ("gru", "relu"),
+}
 
 
 @dataclass
@@ -43,7 +52,7 @@ class DMNConfig:
     answer_mode: str = "sequence"  # "sequence": answer words until <eos> | "tags": one answer per fact
     input_module: str = "gru"  # "gru": word GRU, facts at sentence ends | "fusion": DMN+ PE + biGRU
     gate: str = "sigmoid"  # "sigmoid": 9 features, two-layer sigmoid | "softmax": DMN+ 4 features
-    episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+
+    episode: str = "gated_gru"  # "gated_gru": h = g*GRU(c,h) + (1-g)*h | "attention_gru": DMN+ | "softmax"
     memory_update: str = "gru"  # "gru": m = GRU(e, m) | "relu": untied m = ReLU(W^t[m; e; q] + b)
     dropout: float = 0.1
     positional_encoding: bool = True  # "fusion": weigh a fact's words by position (False: their plain sum)
@@ -51,15 +60,7 @@ class DMNConfig:
     char_embed: int = 16  # character vector size of that CNN
 
     def __post_init__(self) -> None:
-        choices = {
-            "fact_unit": ("sentence", "word"),
-            "answer_mode": ("sequence", "tags"),
-            "input_module": ("gru", "fusion"),
-            "gate": ("sigmoid", "softmax"),
-            "episode": ("gated_gru", "attention_gru"),
-            "memory_update": ("gru", "relu"),
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
         if self.passes < 1 or self.hidden < 1 or self.max_answer_len < 1 or self.max_facts < 1:
@@ -83,6 +84,12 @@ class DMNConfig:
     @property
     def embed_size(self) -> int:
         return self.embed or self.hidden
+
+    @property
+    def gates_sum_to_one(self) -> bool:
+        """Whether each pass's gates are one softmax over the facts (DMN+'s gate, or the softmax
+        episode) rather than one sigmoid per fact."""
+        return self.gate == "softmax" or self.episode == "softmax"
 
     @property
     def layout(self) -> dict:
@@ -246,6 +253,8 @@ class AttentionGate(nn.Module):
     "sigmoid" (DMN): z = [c, m, q, c*q, c*m, |c-q|, |c-m|, c^T W_b q, c^T W_b m],
         g = sigmoid(W2 tanh(W1 z + b1) + b2)
     "softmax" (DMN+): z = [c*q, c*m, |c-q|, |c-m|], Z = W2 tanh(W1 z + b1) + b2, g = softmax_t(Z)
+    With the softmax episode the sigmoid gate's Z, before the sigmoid, is one softmax over the
+    facts too: g = softmax_t(Z).
 
     W1 z is split into the features that involve m (W1_m, every pass) and those that do not
     (W1_q, computed once by `prepare` for all passes); the sum is the same W1 z.
@@ -254,6 +263,7 @@ class AttentionGate(nn.Module):
     def __init__(self, config: DMNConfig) -> None:
         super().__init__()
         self.kind = config.gate
+        self.over_facts = config.gates_sum_to_one
         H = config.hidden
         sigmoid = self.kind == "sigmoid"
         if sigmoid:
@@ -279,7 +289,7 @@ class AttentionGate(nn.Module):
         if self.kind == "sigmoid":
             z_m = [m.expand_as(c), *z_m, (prepared.cWb * m).sum(-1, keepdim=True)]
         Z = self.W2(torch.tanh(prepared.W1_q_z + self.W1_m(torch.cat(z_m, -1)))).squeeze(-1)  # [B, F]
-        if self.kind == "sigmoid":
+        if not self.over_facts:
             return torch.sigmoid(Z).masked_fill(prepared.padding, 0.0)
         return torch.softmax(Z.masked_fill(prepared.padding, float("-inf")), dim=-1)
 
@@ -290,6 +300,8 @@ class EpisodicMemory(nn.Module):
     gate     g^i = G(c, m^{i-1}, q)
     episode  h_t^i = g_t^i * GRU(c_t, h_{t-1}^i) + (1 - g_t^i) * h_{t-1}^i ;  e^i = h_T^i
              ("attention_gru", DMN+: the GRU without its update gate, whose role g_t^i takes)
+             e^i = sum_t g_t^i c_t  ("softmax": the gates one softmax over the facts; the paper's
+             variant for gate-supervised bAbI, which picks one sentence per pass)
     memory   m^i = GRU(e^i, m^{i-1})  ("gru", DMN, tied across passes)
              m^i = ReLU(W^i [m^{i-1}; e^i; q] + b^i)  ("relu", DMN+, untied per pass)
 
@@ -300,7 +312,9 @@ class EpisodicMemory(nn.Module):
         super().__init__()
         H = config.hidden
         self.gate = AttentionGate(config)
-        self.episode_gru = GRU(H, H, update_gate=config.episode == "gated_gru")
+        self.soft_episode = config.episode == "softmax"
+        if not self.soft_episode:
+            self.episode_gru = GRU(H, H, update_gate=config.episode == "gated_gru")
         self.kind = config.memory_update
         if self.kind == "gru":
             self.memory_gru = GRU(H, H)
@@ -317,12 +331,16 @@ class EpisodicMemory(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c [B, F, H], q [B, H], mask [B, F] -> final memory m [B, H] and gates [B, P, F]."""
         prepared = self.gate.prepare(c, q, mask)
-        Wc = self.episode_gru.W(c)  # W c_t + b for every fact, the same on every pass
-        h0 = torch.zeros_like(q)
+        if not self.soft_episode:
+            Wc = self.episode_gru.W(c)  # W c_t + b for every fact, the same on every pass
+            h0 = torch.zeros_like(q)
         m, gates = q, []
         for i in range(passes):
             g = self.gate(c, m, prepared)  # [B, F]
-            e = self.episode_gru(c, h0, gate=g, Wx=Wc)[:, -1]  # h_T: padded facts (g = 0) leave h as it was
+            if self.soft_episode:
+                e = (g.unsqueeze(-1) * c).sum(1)  # [B, H]
+            else:
+                e = self.episode_gru(c, h0, gate=g, Wx=Wc)[:, -1]  # h_T: padded facts (g = 0) leave h as it was
             if self.kind == "gru":
                 m = self.memory_gru(e.unsqueeze(1), m)[:, 0]
             else:
@@ -411,7 +429,8 @@ class DMN(nn.Module):
         """Cross-entropy on the answer words, plus gate_weight times the cross-entropy of the
         gates of pass i against the i-th supporting fact (for the passes that have one).
 
-        Softmax gates (DMN+) are a distribution over the facts: -log g of the supporting fact.
+        Gates that sum to one (DMN+'s, or with the softmax episode) are a distribution over the
+        facts: -log g of the supporting fact.
         Sigmoid gates (DMN) are scored by gate_loss: "bce", each fact's gate against 0 or 1, the
         mean over the story's facts (the supporting fact weighs 1/F); "softmax", the gates'
         logits Z = log(g / (1 - g)) as one softmax over the facts, -log softmax(Z) of the
@@ -429,7 +448,7 @@ class DMN(nn.Module):
         if not has_target.any():
             return loss
         target = target.clamp(min=0).unsqueeze(-1)
-        if self.config.gate == "softmax":
+        if self.config.gates_sum_to_one:
             per_pass = -gates.gather(2, target).squeeze(-1).clamp(min=1e-8).log()  # [B, P]
         elif gate_loss == "softmax":  # the sigmoid gates' logits as one softmax over the facts
             Z = torch.logit(gates, eps=1e-6).masked_fill(~batch.fact_mask.unsqueeze(1), float("-inf"))

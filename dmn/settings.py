@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from dmn.model import VARIANTS
+from dmn.model import CHOICES, VARIANTS
 from dmn.tasks import TASK_HELP
 
 NO_DEFAULT = dataclasses.MISSING
@@ -253,12 +253,9 @@ def _check_bounds(value: Any, meta: dict, name: str) -> None:
     raise ValueError(f"{name} must be {allowed}, not {_number(value)}")
 
 
-PART_CHOICES = {name: tuple(sorted({parts[name] for parts in VARIANTS.values()})) for name in VARIANTS["dmn"]}
-
-
-def _part(name: str) -> Any:
-    return setting(None, f"override this part of the variant ({' or '.join(PART_CHOICES[name])})",
-                   choices=PART_CHOICES[name])  # fmt: skip
+def _part(name: str, help: str = "") -> Any:
+    choices = CHOICES[name]
+    return setting(None, help or f"override this part of the variant ({' or '.join(choices)})", choices=choices)
 
 
 @dataclass
@@ -268,7 +265,11 @@ class ModelSettings(Settings):
     variant: str = setting("dmn", "the paper's DMN, or DMN+ (Xiong et al., 2016)", choices=tuple(sorted(VARIANTS)))
     input_module: str | None = _part("input_module")
     gate: str | None = _part("gate")
-    episode: str | None = _part("episode")
+    episode: str | None = _part(
+        "episode",
+        "override this part of the variant: gated_gru (DMN), attention_gru (DMN+), or softmax (the facts summed "
+        "with their gates as weights, the gates one softmax over the facts: the paper's variant for supervised gates)",
+    )
     memory_update: str | None = _part("memory_update")
     hidden: int = setting(80, "hidden units of every GRU", label="Hidden size", low=4, high=512)
     passes: int = setting(3, "episodic memory passes", label="Passes", low=1, high=10)

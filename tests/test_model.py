@@ -34,6 +34,7 @@ ALL_PARTS = [
     {**VARIANTS["dmn"], "input_module": "fusion"},
     {**VARIANTS["dmn"], "gate": "softmax"},
     {**VARIANTS["dmn"], "episode": "attention_gru"},
+    {**VARIANTS["dmn"], "episode": "softmax"},
     {**VARIANTS["dmn"], "memory_update": "relu"},
 ]
 
@@ -61,7 +62,7 @@ def test_shapes_and_masked_gates(parts):
     assert out.gates.shape == (3, 3, 3)  # batch x pass x fact
     padding = ~batch.fact_mask.unsqueeze(1).expand_as(out.gates)
     assert (out.gates[padding] == 0).all()
-    if parts["gate"] == "softmax":
+    if model.config.gates_sum_to_one:
         torch.testing.assert_close(out.gates.sum(-1), torch.ones(3, 3))
     else:
         assert ((out.gates >= 0) & (out.gates <= 1)).all()
@@ -81,10 +82,11 @@ CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("variant", ["dmn", "dmn+"])
-def test_tiny_model_overfits_a_batch(variant, device):
+@pytest.mark.parametrize("parts", [VARIANTS["dmn"], VARIANTS["dmn+"], {**VARIANTS["dmn"], "episode": "softmax"}],
+                         ids=["dmn", "dmn+", "dmn-softmax-episode"])  # fmt: skip
+def test_tiny_model_overfits_a_batch(parts, device):
     """With the training loop's optimiser (fused Adam), on the CPU and where there is one the GPU."""
-    model, vocab, batch = build(VARIANTS[variant], hidden=24)
+    model, vocab, batch = build(parts, hidden=24)
     model, batch = model.to(device), batch.to(device)
     optimizer = adam(model, lr=0.01)
     for _ in range(150):
@@ -252,3 +254,21 @@ def test_the_softmax_gate_loss_scores_sigmoid_gates_as_one_distribution_over_the
     assert model.loss(output, batch, gate_weight=1.0, gate_loss="bce") > answer_only  # the per-fact loss differs
     with pytest.raises(ValueError, match="gate_loss"):
         model.loss(output, batch, gate_weight=1.0, gate_loss="hinge")
+
+
+def test_the_softmax_episode_sums_the_facts_weighted_by_one_softmax_of_the_sigmoid_gate_s_scores():
+    """e = sum_t softmax_t(Z_t) c_t, Z the DMN gate before its sigmoid: the same gate network,
+    whose sigmoid g gives softmax(Z) = (g / (1 - g)) / sum (g / (1 - g)) over the story's facts."""
+    soft, _, batch = build({**VARIANTS["dmn"], "episode": "softmax"})
+    sigmoid, _, _ = build(VARIANTS["dmn"])
+    assert not any(name.startswith("memory.episode_gru") for name, _ in soft.named_parameters())
+    sigmoid.load_state_dict(soft.state_dict(), strict=False)  # all but the episode GRU, which soft lacks
+    soft.eval(), sigmoid.eval()
+    c = soft.input_module(batch, soft.embedding)  # [B, F, H]
+    q = soft.question_module(batch, soft.embedding)  # [B, H]
+    m, gates = soft.memory(c, q, batch.fact_mask, passes=1)
+    g = sigmoid.memory(c, q, batch.fact_mask, passes=1)[1].double()
+    odds = (g / (1 - g)) * batch.fact_mask.unsqueeze(1)
+    torch.testing.assert_close(gates.double(), odds / odds.sum(-1, keepdim=True))
+    e = (gates[:, 0].unsqueeze(-1) * c).sum(1)  # [B, H]
+    torch.testing.assert_close(m, soft.memory.memory_gru(e.unsqueeze(1), q)[:, 0])
