@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dmn.data import Example
@@ -143,6 +144,58 @@ class WordKinds:
             raise ValueError("kinds.json's 'questions' and 'entities' must be lists")
         slots = {s: {w: int(n) for w, n in f.items()} for s, f in slots.items()}
         return cls(slots, set(map(str, questions)), frozenset(map(str, entities)))
+
+
+def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
+    """Groups of entities (names, places, objects...) that can change places in a story without
+    changing what it says, learned from these training examples: two entities are of one group when
+    they fill a slot with at least two words of context ("went to the _", "the _ is"), so that a
+    slot like "the _ $" does not join places and objects. Words that begin a question (who, what)
+    are left out, and answer words and the others are kept apart, so that a swapped answer is still
+    one the model can say."""
+    kinds = WordKinds.learn(examples)
+    answers = {w for ex in examples for w in ex.answer}
+    openers = {ex.question[0] for ex in examples if ex.question}
+    words = kinds.entities - openers
+    parent: dict[str, str] = {}
+
+    def root(word: str) -> str:
+        while parent.setdefault(word, word) != word:
+            word = parent[word]
+        return word
+
+    for slot, fillers in kinds.slots.items():
+        context = [w for w in slot.split() if w not in (START, END, "_")]
+        members = sorted(w for w in fillers if w in words)
+        if len(context) >= 2 and members:
+            for word in members:
+                parent[root(word)] = root(members[0])
+    groups: dict[tuple[str, bool], list[str]] = defaultdict(list)
+    for word in sorted(parent):
+        groups[root(word), word in answers].append(word)
+    return [tuple(group) for group in groups.values() if len(group) > 1]
+
+
+def swapped(example: Example, groups: Sequence[tuple[str, ...]], rng: random.Random) -> Example:
+    """The example with the words of each group shuffled among themselves (one random one-to-one
+    exchange for its story, question and answer alike): "Mary went to the kitchen. Where is Mary?
+    kitchen" may become "Mary went to the garden. Where is Mary? garden". Facts keep their places,
+    so the supporting facts stay as they were."""
+    exchange: dict[str, str] = {}
+    for group in groups:
+        shuffled = list(group)
+        rng.shuffle(shuffled)
+        exchange.update(zip(group, shuffled, strict=True))
+
+    def told(words: list[str]) -> list[str]:
+        return [exchange.get(w, w) for w in words]
+
+    return replace(
+        example,
+        context=[told(fact) for fact in example.context],
+        question=told(example.question),
+        answer=told(example.answer),
+    )
 
 
 KINDS_FILE = "kinds.json"

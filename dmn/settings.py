@@ -369,6 +369,14 @@ class TrainConfig(Settings):
         low=0,
         high=1,
     )
+    swap_entities: float = setting(
+        0.0,
+        "bAbI: chance that each training story's names, places and objects are shuffled among their own kind at "
+        "each step (one exchange for its story, question and answer; kinds learned from the training stories), "
+        "e.g. 0.5",
+        low=0,
+        high=1,
+    )
     balance_tasks: bool = setting(
         False, "repeat the questions of smaller tasks so that every task weighs about the same in an epoch"
     )

@@ -22,7 +22,7 @@ from dmn.data import Batch, Example, Vocab, batches
 from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.ensemble import Ensemble
 from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
-from dmn.kinds import WordKinds
+from dmn.kinds import WordKinds, interchangeable, swapped
 from dmn.model import DMN, DMNConfig, DMNOutput
 from dmn.settings import SETTINGS_KEY, RunSpec, TrainConfig
 from dmn.tasks import FAMILIES, family_of, load_task, rephrased
@@ -231,6 +231,7 @@ class Trainer:
         if config.task_repeats:
             self.train_examples = repeat_tasks(self.train_examples, config.task_repeats)
         self.val_examples = list(val)
+        self.swap_groups = interchangeable(self.train_examples) if config.swap_entities else []
         self.config = config
         self.device = torch.device(device)
         self.optimizer = adam(model, config.lr, config.weight_decay, config.embedding_lr)
@@ -328,6 +329,9 @@ class Trainer:
         if cfg.vary_phrasing:  # drawn only then, so that runs without it see the batches they always did
             rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
             train = rephrased(train, cfg.vary_phrasing, rng)
+        if self.swap_groups:  # likewise
+            rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
+            train = [swapped(ex, self.swap_groups, rng) if rng.random() < cfg.swap_entities else ex for ex in train]
         train = self.vocab.hide_words(train, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout)
         bar = tqdm(
             batches(train, self.vocab, cfg.batch_size, generator=generator, **self.model.config.layout),

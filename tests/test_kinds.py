@@ -2,8 +2,10 @@
 hand-written stories and on the shipped checkpoint; and the typed stories of app/typed_stories.json."""
 
 import json
+import random
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from app.typed_stories import TYPED_STORIES
 from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import Example, Vocab, tokenize
-from dmn.kinds import KINDS_FILE, WordKinds, surface_forms
+from dmn.kinds import KINDS_FILE, WordKinds, interchangeable, surface_forms, swapped
 from dmn.model import DMN, DMNConfig
 from dmn.predict import Predictor
 
@@ -153,3 +155,31 @@ def test_the_shipped_kinds_file_is_what_the_kinds_command_learns(data_dir):
 
     learned = WordKinds.learn(load_task("babi:all", "train", "10k", data_dir))
     assert json.loads(learned.dumps()) == json.loads((SHIPPED / KINDS_FILE).read_text())
+
+
+def test_interchangeable_words_are_the_entities_of_each_kind_of_real_babi_stories(data_dir):
+    from dmn.tasks import load_task
+
+    places = ("bathroom", "bedroom", "garden", "hallway", "kitchen", "office")
+    names = ("daniel", "john", "mary", "sandra")
+    assert interchangeable(load_task("babi:1", "train", "1k", data_dir)) == [places, names]
+    # "the _ $" alone does not join places and things; the names are asked about by no question here
+    assert interchangeable(load_task("babi:2", "train", "1k", data_dir)) == [("apple", "football", "milk"), places]
+    groups = interchangeable(load_task("babi:5", "train", "1k", data_dir))
+    assert ("bill", "fred", "jeff", "mary") in groups and not any("who" in g for g in groups)  # a question word
+
+
+def test_a_swapped_story_exchanges_its_words_one_for_one_in_story_question_and_answer():
+    example = replace(TRAINING[2], supporting=[0, 1], story=7)
+    groups = [("garden", "hallway", "kitchen", "office"), ("apple", "football", "milk")]
+    seen = set()
+    for seed in range(20):
+        told = swapped(example, groups, random.Random(seed))
+        place, thing = told.context[1][-1], told.context[0][-1]
+        assert told.context == [["john", "picked", "up", "the", thing], ["john", "went", "to", "the", place]]
+        assert told.question == ["where", "is", "the", thing] and told.answer == [place]
+        assert place in groups[0] and thing in groups[1]
+        assert (told.supporting, told.story, told.task) == ([0, 1], 7, example.task)
+        seen.add((place, thing))
+    assert len(seen) > 5  # the exchange is drawn anew each time
+    assert example.context[1][-1] == "office"  # the example itself is left as it was

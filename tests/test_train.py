@@ -272,6 +272,30 @@ def test_vary_phrasing_trains_on_stories_told_anew_every_epoch(monkeypatch):
     assert "she" not in told[0]  # off by default
 
 
+def test_swap_entities_trains_on_stories_whose_places_are_exchanged_anew_every_epoch(monkeypatch):
+    import dmn.train
+
+    seen = []  # the first training example of each epoch, as batched
+    real_batches = dmn.train.batches
+
+    def recording(examples, *args, **kwargs):
+        seen.append(examples[0])
+        return real_batches(examples, *args, **kwargs)
+
+    monkeypatch.setattr(dmn.train, "batches", recording)
+    trainer = make_trainer(epochs=8, swap_entities=1.0)
+    assert trainer.swap_groups == [("garden", "hallway", "kitchen", "office")]
+    trainer.fit()
+    original = trainer.train_examples[0]
+    for example in seen:
+        assert example.answer == [example.context[0][-1]]  # the answer is exchanged with its fact
+        assert [fact[:-1] for fact in example.context] == [fact[:-1] for fact in original.context]
+    assert len({ex.context[0][-1] for ex in seen}) > 1 and original is trainer.train_examples[0]
+    seen.clear()
+    make_trainer(epochs=1).fit()
+    assert seen[0].context == make_trainer().train_examples[0].context  # off by default
+
+
 def test_init_from_starts_where_a_checkpoint_ended_and_refuses_another_split_or_shape(tmp_path):
     examples = toy_examples(40)
 
