@@ -50,6 +50,7 @@ class TrainSettings:
     balance_tasks: bool = TRAIN.balance_tasks
     tie_break_loss: bool = TRAIN.tie_break_loss
     vary_phrasing: float = TRAIN.vary_phrasing  # bAbI tasks: tell the training stories more freely
+    swap_entities: float = TRAIN.swap_entities  # bAbI stories: shuffle names, places and objects among their kind
 
 
 def bounds(name: str) -> tuple[float | None, float | None]:
@@ -119,6 +120,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         s.phrases = s.glove = s.spelling = False  # word vectors, phrases, spelling are for the sentence tasks
     else:
         s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
+        s.swap_entities = 0.0  # no stories
         s.balance_tasks = False  # one task
         s.phrases, s.glove = bool(s.phrases) and family_of(task).phrases, bool(s.glove)
         s.spelling = bool(s.spelling)
@@ -142,7 +144,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
     t = spec.train
     s.epochs, s.batch_size, s.lr, s.gate_supervision, s.seed = t.epochs, t.batch_size, t.lr, t.gate_supervision, t.seed
     s.patience, s.lr_decay, s.weight_average, s.limit = t.patience, t.lr_decay, t.weight_average, spec.limit
-    s.vary_phrasing = t.vary_phrasing
+    s.vary_phrasing, s.swap_entities = t.vary_phrasing, t.swap_entities
     return s
 
 
@@ -176,6 +178,7 @@ def spec_of(s: TrainSettings, task: str, size: str, limit: int | None, descripti
             balance_tasks=s.balance_tasks,
             tie_break_loss=s.tie_break_loss,
             vary_phrasing=s.vary_phrasing,
+            swap_entities=s.swap_entities,
             rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )
