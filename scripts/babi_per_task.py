@@ -8,8 +8,10 @@
 
 Each model is trained with `python -m dmn train` (so every one is remade by that command), into
 OUT/qaN/seedS. With --seeds N, a task whose best validation accuracy is still below 95% is trained
-again with the next seed, up to N runs, and the run with the best validation accuracy gives the
-task's test accuracy (the DMN+ authors kept the best of 10 runs by validation on the hard tasks);
+again with the next seed, up to N runs (--seeds 0: none; the finished runs in OUT count), and the
+run with the best validation accuracy gives the task's test accuracy (the DMN+ authors kept the
+best of 10 runs by validation on the hard tasks; of runs that tie, OUT's come first, then those of
+each --also folder in turn);
 the test set never chooses. The table gives each task's chosen test accuracy beside the paper's
 (the DMN's 1k table; the DMN+ paper's 10k one for --size 10k --no-gate-supervision), its runs and
 their total training time. With --collect DIR the chosen runs are written as a recipe (--recipe,
@@ -87,7 +89,13 @@ def main() -> None:
     parser.add_argument(
         "--no-gate-supervision", action="store_true", help="train without the supporting facts (the DMN+ setting)"
     )
-    parser.add_argument("--seeds", type=int, default=1, help="at most this many runs of a task below 95%% validation")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="at most this many runs of a task below 95%% validation; 0: train nothing, choose among the finished "
+        "runs in OUT and the --also folders",
+    )
     parser.add_argument(
         "--also",
         action="append",
@@ -116,7 +124,9 @@ def main() -> None:
             runs.append((train(task, seed, out, args), out))
             if max(m["validation_accuracy"] for m, _ in runs) >= PASS_THRESHOLD:
                 break
-        runs += finished_runs(args.also, task)
+        runs += finished_runs(args.also if args.seeds else [args.out, *args.also], task)
+        if not runs:
+            raise SystemExit(f"task {task}: no finished run in {', '.join([args.out, *args.also])}")
         best, chosen[f"babi:{task}"] = max(runs, key=lambda run: run[0]["validation_accuracy"])
         seconds = sum(m["train_seconds"] for m, _ in runs)
         questions = best["data"]["train_examples"] + best["data"]["validation_examples"]
