@@ -147,12 +147,14 @@ class WordKinds:
 
 
 def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
-    """Groups of entities (names, places, objects...) that can change places in a story without
+    """Groups of entities (names, places, objects...) meant to change places in a story without
     changing what it says, learned from these training examples: two entities are of one group when
     they fill a slot with at least two words of context ("went to the _", "the _ is"), so that a
     slot like "the _ $" does not join places and objects. Words that begin a question (who, what)
     are left out, and answer words and the others are kept apart, so that a swapped answer is still
-    one the model can say."""
+    one the model can say. Relations that questions ask about are grouped too (north, south;
+    above, below), and exchanging those can change what a story says: validation tells whether
+    swapping helps a task."""
     kinds = WordKinds.learn(examples)
     answers = {w for ex in examples for w in ex.answer}
     openers = {ex.question[0] for ex in examples if ex.question}
