@@ -426,7 +426,7 @@ MORE_NUMBERS = {  # the "More settings" numbers: (label, info); values and bound
                       "round. 0.5 taught the shipped model the stories people type."),
     "swap_entities": ("Swap names and places (bAbI stories)", "Chance that each story's names, places and objects "
                       "are shuffled among their kind at each step, the answer with them, so that a small training "
-                      "set is not learnt by heart. 0.5 lifted bAbI task 3 on 1k from 39% to 93%."),
+                      "set is not learnt by heart. On bAbI 1k, 0.5 and 800 epochs lifted task 3 from 39% to 93%."),
 }  # fmt: skip
 MORE_CHECKBOXES = {  # the "More settings" checkboxes: (label, info)
     "positional": ("Weigh a fact's words by their position (DMN+)", "DMN+'s positional encoding. Untick it to sum "
