@@ -326,12 +326,12 @@ class Trainer:
         total_loss, seen = 0.0, 0
         n_batches = math.ceil(len(self.train_examples) / cfg.batch_size)
         train = self.train_examples
-        if cfg.vary_phrasing:  # drawn only then, so that runs without it see the batches they always did
+        if cfg.vary_phrasing or self.swap_groups:  # drawn only then: runs without them see the batches they always did
             rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
-            train = rephrased(train, cfg.vary_phrasing, rng)
-        if self.swap_groups:  # likewise
-            rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
-            train = [swapped(ex, self.swap_groups, rng) if rng.random() < cfg.swap_entities else ex for ex in train]
+            if cfg.vary_phrasing:
+                train = rephrased(train, cfg.vary_phrasing, rng)
+            if self.swap_groups:
+                train = [swapped(ex, self.swap_groups, rng) if rng.random() < cfg.swap_entities else ex for ex in train]
         train = self.vocab.hide_words(train, generator, rate=cfg.word_dropout, rare_rate=cfg.rare_word_dropout)
         bar = tqdm(
             batches(train, self.vocab, cfg.batch_size, generator=generator, **self.model.config.layout),
