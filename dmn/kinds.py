@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dmn.data import Example
+from dmn.tasks.babi import RELATION_WORDS
 
 MIN_FILLERS = 3  # a slot is open when at least this many different words fill it in training
 START, END = "^", "$"  # the neighbours beyond a sentence's ends
@@ -151,14 +152,14 @@ def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
     changing what it says, learned from these training examples: two entities are of one group when
     they fill a slot with at least two words of context ("went to the _", "the _ is"), so that a
     slot like "the _ $" does not join places and objects. Words that begin a question (who, what)
-    are left out, and answer words and the others are kept apart, so that a swapped answer is still
-    one the model can say. Relations that questions ask about are grouped too (north, south;
-    above, below), and exchanging those can change what a story says: validation tells whether
-    swapping helps a task."""
+    are left out, and so are the words of relations (north of, above, to the left of, bigger than:
+    exchanging those changes what a story says; `rephrase` tells them the other way round instead).
+    Answer words and the others are kept apart, so that a swapped answer is still one the model can
+    say."""
     kinds = WordKinds.learn(examples)
     answers = {w for ex in examples for w in ex.answer}
     openers = {ex.question[0] for ex in examples if ex.question}
-    words = kinds.entities - openers
+    words = kinds.entities - openers - RELATION_WORDS
     parent: dict[str, str] = {}
 
     def root(word: str) -> str:

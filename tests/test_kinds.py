@@ -167,6 +167,9 @@ def test_interchangeable_words_are_the_entities_of_each_kind_of_real_babi_storie
     assert interchangeable(load_task("babi:2", "train", "1k", data_dir)) == [("apple", "football", "milk"), places]
     groups = interchangeable(load_task("babi:5", "train", "1k", data_dir))
     assert ("bill", "fred", "jeff", "mary") in groups and not any("who" in g for g in groups)  # a question word
+    # relations are told the other way round, never exchanged: "to" of "to the left of" is no "above"
+    assert interchangeable(load_task("babi:4", "train", "1k", data_dir)) == [places]
+    assert interchangeable(load_task("babi:17", "train", "1k", data_dir)) == [("blue", "red", "yellow")]
 
 
 def test_a_swapped_story_exchanges_its_words_one_for_one_in_story_question_and_answer():

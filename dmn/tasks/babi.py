@@ -171,6 +171,7 @@ _CONVERSES = [  # "the A <relation> the B" says what "the B <converse> the A" do
     (("fits", "inside"), ("is", "bigger", "than")),
 ]
 CONVERSES = dict(_CONVERSES) | {converse: relation for relation, converse in _CONVERSES}
+RELATION_WORDS = frozenset(word for relation in CONVERSES for word in relation)
 
 
 def told_the_other_way(fact: list[str]) -> list[str] | None:
