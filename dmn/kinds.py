@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dmn.data import Example
-from dmn.tasks.babi import RELATION_WORDS
+from dmn.tasks.babi import PRONOUNS, RELATION_WORDS
 
 MIN_FILLERS = 3  # a slot is open when at least this many different words fill it in training
 START, END = "^", "$"  # the neighbours beyond a sentence's ends
@@ -147,7 +147,7 @@ class WordKinds:
         return cls(slots, set(map(str, questions)), frozenset(map(str, entities)))
 
 
-def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
+def interchangeable(examples: Sequence[Example], people: bool = False) -> list[tuple[str, ...]]:
     """Groups of entities (names, places, objects...) meant to change places in a story without
     changing what it says, learned from these training examples: two entities are of one group when
     they fill a slot with at least two words of context ("went to the _", "the _ is"), so that a
@@ -155,11 +155,12 @@ def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
     are left out, and so are the words of relations (north of, above, to the left of, bigger than:
     exchanging those changes what a story says; `rephrase` tells them the other way round instead).
     Answer words and the others are kept apart, so that a swapped answer is still one the model can
-    say."""
+    say. With `people`, bAbI's people are grouped by the pronoun that stands for them (she, he),
+    whether or not a question asks about them (task 2's stories name people its questions never do)."""
     kinds = WordKinds.learn(examples)
     answers = {w for ex in examples for w in ex.answer}
     openers = {ex.question[0] for ex in examples if ex.question}
-    words = kinds.entities - openers - RELATION_WORDS
+    words = kinds.entities - openers - RELATION_WORDS - (PRONOUNS.keys() if people else set())
     parent: dict[str, str] = {}
 
     def root(word: str) -> str:
@@ -176,6 +177,8 @@ def interchangeable(examples: Sequence[Example]) -> list[tuple[str, ...]]:
     groups: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for word in sorted(parent):
         groups[root(word), word in answers].append(word)
+    for person in sorted(kinds.open_words & PRONOUNS.keys() if people else ()):
+        groups[PRONOUNS[person], person in answers].append(person)
     return [tuple(group) for group in groups.values() if len(group) > 1]
 
 

@@ -377,6 +377,11 @@ class TrainConfig(Settings):
         low=0,
         high=1,
     )
+    swap_people: bool = setting(
+        False,
+        "bAbI, with --swap-entities: shuffle bAbI's people she among she and he among he, also where no "
+        "question asks about them (task 2's Mary, John...)",
+    )
     balance_tasks: bool = setting(
         False, "repeat the questions of smaller tasks so that every task weighs about the same in an epoch"
     )

@@ -231,7 +231,7 @@ class Trainer:
         if config.task_repeats:
             self.train_examples = repeat_tasks(self.train_examples, config.task_repeats)
         self.val_examples = list(val)
-        self.swap_groups = interchangeable(self.train_examples) if config.swap_entities else []
+        self.swap_groups = interchangeable(self.train_examples, config.swap_people) if config.swap_entities else []
         self.config = config
         self.device = torch.device(device)
         self.optimizer = adam(model, config.lr, config.weight_decay, config.embedding_lr)

@@ -165,6 +165,15 @@ def test_interchangeable_words_are_the_entities_of_each_kind_of_real_babi_storie
     assert interchangeable(load_task("babi:1", "train", "1k", data_dir)) == [places, names]
     # "the _ $" alone does not join places and things; the names are asked about by no question here
     assert interchangeable(load_task("babi:2", "train", "1k", data_dir)) == [("apple", "football", "milk"), places]
+    # with people: the names its questions never ask about too, she among she and he among he
+    he, she = ("daniel", "john"), ("mary", "sandra")
+    assert interchangeable(load_task("babi:2", "train", "1k", data_dir), people=True) == [
+        ("apple", "football", "milk"),
+        places,
+        he,
+        she,
+    ]
+    assert interchangeable(load_task("babi:1", "train", "1k", data_dir), people=True) == [places, he, she]
     groups = interchangeable(load_task("babi:5", "train", "1k", data_dir))
     assert ("bill", "fred", "jeff", "mary") in groups and not any("who" in g for g in groups)  # a question word
     # relations are told the other way round, never exchanged: "to" of "to the left of" is no "above"
