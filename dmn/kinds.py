@@ -160,7 +160,8 @@ def interchangeable(examples: Sequence[Example], people: bool = False) -> list[t
     kinds = WordKinds.learn(examples)
     answers = {w for ex in examples for w in ex.answer}
     openers = {ex.question[0] for ex in examples if ex.question}
-    words = kinds.entities - openers - RELATION_WORDS - (PRONOUNS.keys() if people else set())
+    named = kinds.open_words & PRONOUNS.keys() if people else frozenset()  # grouped by pronoun below
+    words = kinds.entities - openers - RELATION_WORDS - named
     parent: dict[str, str] = {}
 
     def root(word: str) -> str:
@@ -177,7 +178,7 @@ def interchangeable(examples: Sequence[Example], people: bool = False) -> list[t
     groups: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for word in sorted(parent):
         groups[root(word), word in answers].append(word)
-    for person in sorted(kinds.open_words & PRONOUNS.keys() if people else ()):
+    for person in sorted(named):
         groups[PRONOUNS[person], person in answers].append(person)
     return [tuple(group) for group in groups.values() if len(group) > 1]
 
