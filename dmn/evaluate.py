@@ -129,6 +129,28 @@ def gate_accuracy(
     return {task: [right / total if total else None for right, total in counts[task]] for task in tasks}
 
 
+@torch.no_grad()
+def mean_loss(
+    model: torch.nn.Module,
+    vocab: Vocab,
+    examples: Sequence[Example],
+    device: torch.device | str = "cpu",
+    batch_size: int = 500,
+    gate_weight: float = 0.0,
+    gate_loss: str = "bce",
+) -> float:
+    """The training objective per example (`DMN.loss`: the answers, plus gate_weight times the
+    gates' loss), the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for batch in batches(examples, vocab, batch_size, **model.config.layout):
+        batch = batch.to(device)
+        total += model.loss(model(batch), batch, gate_weight, gate_loss).item() * len(batch.examples)
+    model.train(was_training)
+    return total / len(examples)
+
+
 def accuracy_on_test_set(
     model: torch.nn.Module,
     vocab: Vocab,

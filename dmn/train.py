@@ -21,7 +21,7 @@ from dmn.checkpoint import load_checkpoint, save_checkpoint
 from dmn.data import Batch, Example, Vocab, batches
 from dmn.embeddings import freeze_rows, initialise_embedding, load_vectors
 from dmn.ensemble import Ensemble
-from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, summary
+from dmn.evaluate import accuracy_by_task, accuracy_on_test_set, mean_loss, summary
 from dmn.kinds import WordKinds, interchangeable, swapped
 from dmn.model import DMN, DMNConfig, DMNOutput
 from dmn.settings import SETTINGS_KEY, RunSpec, TrainConfig
@@ -358,18 +358,12 @@ class Trainer:
                 on_step(done, n_batches)
         return total_loss / max(seen, 1), seen
 
-    @torch.no_grad()
     def validation_loss(self) -> float:
         """The training objective (answers, plus gates when supervised) on the validation examples."""
-        was_training = self.model.training
-        self.model.eval()
-        total = 0.0
-        for batch in batches(self.val_examples, self.vocab, self.config.batch_size, **self.model.config.layout):
-            batch = batch.to(self.device)
-            loss = self.model.loss(self.model(batch), batch, self.config.gate_supervision, self.config.gate_loss)
-            total += loss.item() * len(batch.examples)
-        self.model.train(was_training)
-        return total / len(self.val_examples)
+        cfg = self.config
+        return mean_loss(
+            self.model, self.vocab, self.val_examples, self.device, cfg.batch_size, cfg.gate_supervision, cfg.gate_loss
+        )
 
 
 # --------------------------------------------------------------------------------------------

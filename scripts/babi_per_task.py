@@ -1,7 +1,8 @@
 """The paper's bAbI setup: one gate-supervised DMN per task on 1k examples, then a table.
 
     python scripts/babi_per_task.py [--tasks 1,2,...] [--out runs/per-task] [--variant dmn] [--seeds N]
-                                    [--size 1k|10k] [--no-gate-supervision] [--also DIR] [--collect DIR]
+                                    [--size 1k|10k] [--no-gate-supervision] [--also DIR] [--data-dir DIR]
+                                    [--collect DIR]
                                     [-- extra train args]
 
 (--size 10k --no-gate-supervision --variant dmn+ is the DMN+ paper's setting.)
@@ -32,9 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmn import cli  # noqa: E402
-from dmn.evaluate import PASS_THRESHOLD, summary  # noqa: E402
+from dmn.checkpoint import load_checkpoint  # noqa: E402
+from dmn.evaluate import PASS_THRESHOLD, mean_loss, summary  # noqa: E402
 from dmn.settings import SETTINGS_KEY  # noqa: E402
 from dmn.tasks.babi import BABI_TASK_NAMES, PAPER_COLUMNS  # noqa: E402
+from dmn.train import validation_set  # noqa: E402
 
 
 def finished_metrics(run: Path) -> dict | None:
@@ -50,7 +53,8 @@ def train(task: int, seed: int, out: Path, args: argparse.Namespace) -> dict:
     if metrics is None:
         command = [sys.executable, "-m", "dmn", "train", "--task", f"babi:{task}", "--size", args.size]
         command += ["--variant", args.variant, *([] if args.no_gate_supervision else ["--gate-supervision"])]
-        command += ["--seed", str(seed), "--out", str(out), *args.extra]
+        command += ["--seed", str(seed), "--out", str(out), *(["--data-dir", args.data_dir] if args.data_dir else [])]
+        command += args.extra
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         metrics = json.loads((out / "metrics.json").read_text())
     return metrics
@@ -60,6 +64,22 @@ def finished_runs(folders: list[str], task: int) -> list[tuple[dict, Path]]:
     """(metrics, folder) of the finished runs of a task in these per-task folders (FOLDER/qaN/seedS)."""
     runs = [run for folder in folders for run in sorted((Path(folder) / f"qa{task}").glob("seed*"))]
     return [(metrics, run) for run in runs if (metrics := finished_metrics(run)) is not None]
+
+
+def answer_loss(run: Path, data_dir: str | None) -> float:
+    """The loss of a run's answers on the validation questions it was chosen on (the gates left out,
+    so runs of any gate weight compare)."""
+    checkpoint = load_checkpoint(run)
+    examples = validation_set(checkpoint.config, checkpoint.metrics, data_dir)
+    return mean_loss(checkpoint.model, checkpoint.vocab, examples)
+
+
+def choose(runs: list[tuple[dict, Path]], data_dir: str | None) -> tuple[dict, Path]:
+    """The run with the best validation accuracy; of runs that tie, the lowest answer loss on
+    validation (a run's own validation questions, as its accuracy), then the first."""
+    best = max(metrics["validation_accuracy"] for metrics, _ in runs)
+    tied = [run for run in runs if run[0]["validation_accuracy"] == best]
+    return tied[0] if len(tied) == 1 else min(tied, key=lambda run: answer_loss(run[1], data_dir))
 
 
 def write_recipe(path: Path, collection: Path, chosen: dict[str, Path], work_dir: Path, config: dict) -> None:
@@ -104,6 +124,7 @@ def main() -> None:
         help="finished runs of the task in DIR/qaN/ (e.g. of another hidden size, beside --out) are candidates "
         "too: of all, the one with the best validation accuracy is chosen; may be given several times",
     )
+    parser.add_argument("--data-dir", help="folder holding the datasets (default: $DMN_DATA_DIR or ~/.cache/dmn/data)")
     parser.add_argument("--collect", metavar="DIR", help="also write the chosen run of each task as one collection")
     parser.add_argument("--description", default="", help="the collection's one line")
     parser.add_argument(
@@ -127,7 +148,7 @@ def main() -> None:
         runs += finished_runs(args.also if args.seeds else [args.out, *args.also], task)
         if not runs:
             raise SystemExit(f"task {task}: no finished run in {', '.join([args.out, *args.also])}")
-        best, chosen[f"babi:{task}"] = max(runs, key=lambda run: run[0]["validation_accuracy"])
+        best, chosen[f"babi:{task}"] = choose(runs, args.data_dir)
         seconds = sum(m["train_seconds"] for m, _ in runs)
         questions = best["data"]["train_examples"] + best["data"]["validation_examples"]
         if args.size == "10k" and questions < 10_000:
