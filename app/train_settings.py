@@ -51,6 +51,7 @@ class TrainSettings:
     tie_break_loss: bool = TRAIN.tie_break_loss
     vary_phrasing: float = TRAIN.vary_phrasing  # bAbI tasks: tell the training stories more freely
     swap_entities: float = TRAIN.swap_entities  # bAbI stories: shuffle names, places and objects among their kind
+    swap_people: bool = TRAIN.swap_people  # with swap_entities: the people too, she among she, he among he
 
 
 def bounds(name: str) -> tuple[float | None, float | None]:
@@ -120,7 +121,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         s.phrases = s.glove = s.spelling = False  # word vectors, phrases, spelling are for the sentence tasks
     else:
         s.gate_supervision = 0.0  # no supporting facts to supervise the gates with
-        s.swap_entities = 0.0  # no stories
+        s.swap_entities, s.swap_people = 0.0, False  # no stories
         s.balance_tasks = False  # one task
         s.phrases, s.glove = bool(s.phrases) and family_of(task).phrases, bool(s.glove)
         s.spelling = bool(s.spelling)
@@ -129,6 +130,10 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
         if s.glove and not glove_available():
             raise TrainError(GLOVE_MISSING)
     s.positional, s.balance_tasks, s.tie_break_loss = bool(s.positional), bool(s.balance_tasks), bool(s.tie_break_loss)
+    s.swap_people = bool(s.swap_people)
+    if s.swap_people and not s.swap_entities:
+        raise TrainError("Swapping the people too works with 'Swap names and places': set that above 0 "
+                         "(e.g. 0.5), or untick it.")  # fmt: skip
     if not s.positional and s.variant != "dmn+":
         raise TrainError("Plain word vectors are a setting of DMN+'s input module (the DMN reads words with a GRU): "
                          "choose DMN+, or tick the positional weights again.")  # fmt: skip
@@ -144,7 +149,7 @@ def check_settings(s: TrainSettings, limits: Limits) -> TrainSettings:
     t = spec.train
     s.epochs, s.batch_size, s.lr, s.gate_supervision, s.seed = t.epochs, t.batch_size, t.lr, t.gate_supervision, t.seed
     s.patience, s.lr_decay, s.weight_average, s.limit = t.patience, t.lr_decay, t.weight_average, spec.limit
-    s.vary_phrasing, s.swap_entities = t.vary_phrasing, t.swap_entities
+    s.vary_phrasing, s.swap_entities, s.swap_people = t.vary_phrasing, t.swap_entities, t.swap_people
     return s
 
 
@@ -179,6 +184,7 @@ def spec_of(s: TrainSettings, task: str, size: str, limit: int | None, descripti
             tie_break_loss=s.tie_break_loss,
             vary_phrasing=s.vary_phrasing,
             swap_entities=s.swap_entities,
+            swap_people=s.swap_people,
             rare_word_dropout=SPELLING_WORD_DROPOUT if s.spelling else 0.0,
         ),
     )

@@ -110,7 +110,7 @@ TINY = dict(
     dataset="babi", tasks=[1], size="1k", own_file=None, variant="dmn", passes=3, hidden=16, epochs=2,
     batch_size=20, lr=0.001, gate_supervision=True, seed=0, limit=100, name="tiny", patience=8, phrases=False,
     glove=False, spelling=False, dropout=0.1, lr_decay=1.0, weight_average=0.0, positional=True,
-    balance_tasks=False, tie_break_loss=False, vary_phrasing=0.0, swap_entities=0.0,
+    balance_tasks=False, tie_break_loss=False, vary_phrasing=0.0, swap_entities=0.0, swap_people=False,
 )  # fmt: skip
 
 
@@ -404,14 +404,18 @@ def test_sentence_settings_build_the_right_run_spec(monkeypatch, tmp_path, data_
 
     babi = check_settings(TrainSettings(tasks=[1], phrases=True, glove=True, spelling=True), limits)
     assert babi.gate_supervision == 1.0 and not babi.phrases and not babi.glove and not babi.spelling
-    joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True, vary_phrasing=0.5, swap_entities=0.5),
-                           limits)  # fmt: skip
+    joint = check_settings(TrainSettings(tasks=[3, 1], balance_tasks=True, vary_phrasing=0.5, swap_entities=0.5,
+                                         swap_people=True), limits)  # fmt: skip
     command = train_command(spec_of(joint, task_spec(joint.tasks), joint.size, None))
     assert joint.balance_tasks and "--task babi:1,3" in command and "--balance-tasks" in command
     assert "--vary-phrasing 0.5" in command  # bAbI's stories told more freely
     assert "--swap-entities 0.5" in command  # and their names and places shuffled
-    sst = check_settings(TrainSettings(dataset="sst-binary", vary_phrasing=0.5, swap_entities=0.5), limits)
-    assert sst.vary_phrasing == sst.swap_entities == 0.0
+    assert "--swap-people" in command  # the people too
+    sst = check_settings(TrainSettings(dataset="sst-binary", vary_phrasing=0.5, swap_entities=0.5, swap_people=True),
+                         limits)  # fmt: skip
+    assert sst.vary_phrasing == sst.swap_entities == 0.0 and not sst.swap_people
+    with pytest.raises(TrainError, match="Swapping the people too works with 'Swap names and places'"):
+        check_settings(TrainSettings(tasks=[2], swap_people=True), limits)
     with pytest.raises(TrainError, match="must be between 0 and 1"):
         check_settings(TrainSettings(tasks=[1], vary_phrasing=2), limits)
 
